@@ -1,0 +1,1 @@
+"""The service: settings, case store, message pipeline, console, HTTP app and CLI."""

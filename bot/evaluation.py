@@ -1,0 +1,155 @@
+"""`intake eval`: run simulated customers through the real engine and score the filed cases.
+
+The simulator follows ../shared/eval/README.md: it answers the slot the engine waits for
+from the dialogue's `answers`, says "don't know" for a slot it has no answer for, and
+confirms the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from workflow.deadlines import due_date
+from workflow.engine import Engine
+from workflow.model import REQUIRED, WAIT_CONFIRM, CaseFiled, FileCase, Step
+
+MAX_TURNS = 40
+DONT_KNOW = {"zh": "不知道", "en": "I don't know"}
+CONFIRM = {"zh": "确认", "en": "yes"}
+# A plain form: the opening, one question per required slot, then the confirmation.
+FORM_TURNS = 1 + len(REQUIRED) + 1
+SCORED = ("name", "phone", "business", "incident_time", "amount", "currency", "category",
+          "priority")
+
+
+@dataclass
+class DialogueResult:
+    id: str
+    completed: bool
+    turns: int
+    unmapped: int
+    case: dict[str, Any] | None
+    transcript: list[tuple[str, str]] = field(default_factory=list)
+
+
+def simulate(engine: Engine, dialogue: dict[str, Any]) -> DialogueResult:
+    """Play one simulated customer against the engine until a case is filed or turns run out."""
+    lang = dialogue.get("lang", "zh")
+    now = datetime.fromisoformat(dialogue["now"])
+    answers = dialogue.get("answers", {})
+    transcript: list[tuple[str, str]] = []
+    message = dialogue["opening"]
+    state = None
+    unmapped = 0
+    for turn in range(1, MAX_TURNS + 1):
+        transcript.append(("customer", message))
+        step = engine.step(state, message, now)
+        transcript.extend(("bot", r.text) for r in step.replies)
+        case = _filed_case(step)
+        if case is not None:
+            resumed = engine.resume(step.state, CaseFiled("EV00000000-0001",
+                                                          due_date(now.date()).isoformat()), now)
+            transcript.extend(("bot", r.text) for r in resumed.replies)
+            return DialogueResult(dialogue["id"], True, turn, unmapped, case, transcript)
+        state = step.state
+        waiting = step.waiting_for
+        if waiting == WAIT_CONFIRM:
+            message = CONFIRM.get(lang, "yes")
+        elif waiting in answers:
+            message = answers[waiting]
+        else:
+            if waiting is None or waiting not in (*REQUIRED, "amount", "branch"):
+                unmapped += 1
+            message = DONT_KNOW.get(lang, "I don't know")
+    return DialogueResult(dialogue["id"], False, MAX_TURNS, unmapped, None, transcript)
+
+
+def _filed_case(step: Step) -> dict[str, Any] | None:
+    for event in step.events:
+        if isinstance(event, FileCase):
+            return event.case
+    return None
+
+
+def score(dialogues: Iterable[dict[str, Any]], engine: Engine | None = None) -> dict[str, Any]:
+    """The report of README's `--json` form."""
+    engine = engine or Engine()
+    fields: dict[str, dict[str, int]] = {}
+    failures: list[dict[str, Any]] = []
+    turns: list[int] = []
+    completed = 0
+    count = 0
+    unmapped = 0
+    for dialogue in dialogues:
+        count += 1
+        result = simulate(engine, dialogue)
+        turns.append(result.turns)
+        unmapped += result.unmapped
+        completed += result.completed
+        case = result.case or {}
+        for name, expected in dialogue.get("expect", {}).items():
+            tally = fields.setdefault(name, {"right": 0, "scored": 0})
+            tally["scored"] += 1
+            got = case.get(name)
+            if _same(name, expected, got):
+                tally["right"] += 1
+            else:
+                failures.append({"id": dialogue["id"], "field": name,
+                                 "expected": expected, "got": got})
+    return {
+        "fields": fields,
+        "completed": completed,
+        "dialogues": count,
+        "turns_mean": round(statistics.fmean(turns), 2) if turns else 0,
+        "turns_median": statistics.median(turns) if turns else 0,
+        "turns_max": max(turns) if turns else 0,
+        "form_turns": FORM_TURNS,
+        "unmapped_questions": unmapped,
+        "failures": failures,
+    }
+
+
+def _same(name: str, expected: Any, got: Any) -> bool:
+    if name == "amount":
+        try:
+            return got is not None and abs(Decimal(str(got)) - Decimal(str(expected))) <= Decimal(
+                "0.01")
+        except InvalidOperation:
+            return False
+    return got == expected
+
+
+def load_jsonl(lines: Iterable[str]) -> list[dict[str, Any]]:
+    items = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
+    return items
+
+
+def format_report(report: dict[str, Any]) -> str:
+    out = []
+    for name, tally in report["fields"].items():
+        pct = 100 * tally["right"] / tally["scored"] if tally["scored"] else 0.0
+        out.append(f"{name:15} {tally['right']:4d}/{tally['scored']:<4d} {pct:6.1f}%")
+    out.append(f"completed       {report['completed']}/{report['dialogues']}")
+    out.append(
+        f"turns           mean {report['turns_mean']}  median {report['turns_median']}  "
+        f"max {report['turns_max']}  (plain form: {report['form_turns']})"
+    )
+    if report["failures"]:
+        out.append("failures:")
+        for f in report["failures"]:
+            out.append(f"  {f['id']}: {f['field']} expected {f['expected']!r}, got {f['got']!r}")
+    return "\n".join(out)

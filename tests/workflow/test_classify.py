@@ -1,0 +1,494 @@
+"""Tests of workflow.classify: the dev dialogues, new phrasings, and robustness."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflow.classify import (
+    BUSINESS_LINES,
+    Category,
+    Label,
+    business_labels,
+    classify_business,
+    classify_category,
+    extract_resolution,
+    is_suggestion,
+    parse_business_answer,
+    prioritise,
+    regulatory,
+)
+
+DEV = Path(__file__).parents[3] / "shared/eval/dev.jsonl"
+
+
+def _dialogues() -> list[dict]:
+    if not DEV.exists():
+        return []
+    with DEV.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+DIALOGUES = _dialogues()
+IDS = [d["id"] for d in DIALOGUES]
+
+
+def _amount(d: dict) -> Decimal | None:
+    amount = d["expect"].get("amount")
+    return None if amount is None else Decimal(str(amount))
+
+
+# --------------------------------------------------------------------------------------------
+# dev.jsonl
+# --------------------------------------------------------------------------------------------
+
+
+def test_dev_file_present() -> None:
+    assert DIALOGUES, f"missing {DEV}"
+
+
+@pytest.mark.parametrize("d", DIALOGUES, ids=IDS)
+def test_dev_business(d: dict) -> None:
+    expected = d["expect"].get("business")
+    if expected is None:
+        pytest.skip("not scored")
+    answers = d["answers"]
+    text = " ".join([d["opening"], answers.get("description", ""), answers.get("business", "")])
+    found = classify_business(text)
+    assert found is not None and found.value == expected, found
+    assert found.reasons
+    answer = parse_business_answer(answers["business"])
+    assert answer is not None and answer.value == expected, answer
+
+
+@pytest.mark.parametrize("d", DIALOGUES, ids=IDS)
+def test_dev_category(d: dict) -> None:
+    expected = d["expect"].get("category")
+    if expected is None:
+        pytest.skip("not scored")
+    answers = d["answers"]
+    description = d["opening"] + " " + answers.get("description", "")
+    category = classify_category(description, answers.get("resolution", ""))
+    assert category.primary == expected, category
+    assert category.reasons[expected]
+
+
+@pytest.mark.parametrize("d", DIALOGUES, ids=IDS)
+def test_dev_priority(d: dict) -> None:
+    expected = d["expect"].get("priority")
+    if expected is None:
+        pytest.skip("not scored")
+    answers = d["answers"]
+    text = " ".join([d["opening"], answers.get("description", ""), answers.get("resolution", "")])
+    label = prioritise(text, _amount(d))
+    assert label.value == expected, label
+    if expected in ("urgent", "high", "low"):
+        assert label.reasons
+
+
+# --------------------------------------------------------------------------------------------
+# New phrasings: business line
+# --------------------------------------------------------------------------------------------
+
+BUSINESS_CASES = [
+    ("定期存款到期了，利息比当初说的少", "deposit"),
+    ("我想把这个账户注销掉，柜台说不行", "deposit"),
+    ("My fixed deposit matured and the interest was wrong", "deposit"),
+    ("我的储蓄卡在取款机上被吞了", "debit_card"),
+    ("The cash machine kept my debit card", "debit_card"),
+    ("信用卡年费没通知就扣了", "credit_card"),
+    ("My credit card annual fee was charged twice", "credit_card"),
+    ("车贷每个月的月供被多扣了一百", "loan"),
+    ("My mortgage rate is much higher than other banks", "loan"),
+    ("买的基金半年亏了三成", "wealth"),
+    ("The wealth management product paid a lower yield than advertised", "wealth"),
+    ("重疾险理赔被拒了，说是既往症", "insurance"),
+    ("I want to surrender my life insurance policy", "insurance"),
+    ("用手机银行给朋友转账，钱扣了对方没收到", "payment"),
+    ("The wire transfer to my sister never arrived", "payment"),
+    ("想租个保管箱，网点说没有了", "other"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BUSINESS_CASES)
+def test_business_new_phrasings(text: str, expected: str) -> None:
+    found = classify_business(text)
+    assert found is not None and found.value == expected, found
+
+
+def test_business_none_when_nothing_indicates_it() -> None:
+    assert classify_business("你好，我要投诉") is None
+    assert classify_business("hello") is None
+    assert classify_business("") is None
+
+
+def test_business_specific_beats_contained_word() -> None:
+    # "卡" inside "信用卡" is not a debit-card cue.
+    found = classify_business("我的信用卡被人盗刷了")
+    assert found == Label("credit_card", found.reasons)
+    assert "信用卡" in found.reasons
+
+
+ANSWER_CASES = [
+    ("银行卡", "debit_card"),
+    ("借记卡", "debit_card"),
+    ("信用卡", "credit_card"),
+    ("存款账户", "deposit"),
+    ("销户的事", "deposit"),
+    ("开户", "deposit"),
+    ("理财", "wealth"),
+    ("基金", "wealth"),
+    ("房贷", "loan"),
+    ("消费贷", "loan"),
+    ("car loan", "loan"),
+    ("车险", "insurance"),
+    ("保险", "insurance"),
+    ("转账", "payment"),
+    ("手机银行转账", "payment"),
+    ("mobile banking app", "payment"),
+    ("it's about my savings account", "deposit"),
+    ("其他", "other"),
+    ("其它的", "other"),
+    ("other", "other"),
+    ("Other.", "other"),
+    ("是信用卡的问题", "credit_card"),
+    ("3", "credit_card"),
+    ("Credit Card", "credit_card"),
+]
+
+
+@pytest.mark.parametrize(("answer", "expected"), ANSWER_CASES)
+def test_parse_business_answer(answer: str, expected: str) -> None:
+    found = parse_business_answer(answer)
+    assert found is not None and found.value == expected, found
+
+
+@pytest.mark.parametrize("code", BUSINESS_LINES)
+def test_parse_business_answer_accepts_quick_replies(code: str) -> None:
+    assert parse_business_answer(code) == Label(code, (code,))
+    zh = business_labels("zh")[code]
+    found = parse_business_answer(zh)
+    assert found is not None and found.value == code
+
+
+def test_business_labels_cover_every_line_in_order() -> None:
+    assert tuple(business_labels("zh")) == BUSINESS_LINES
+    assert tuple(business_labels("en")) == BUSINESS_LINES
+
+
+@pytest.mark.parametrize("answer", ["不知道", "I don't know", "", "   ", "嗯"])
+def test_parse_business_answer_unknown(answer: str) -> None:
+    assert parse_business_answer(answer) is None
+
+
+# --------------------------------------------------------------------------------------------
+# New phrasings: category
+# --------------------------------------------------------------------------------------------
+
+CATEGORY_CASES = [
+    ("the agent was rude", "", "service"),
+    ("I waited three hours at the branch and the teller was chatting on her phone", "", "service"),
+    ("电话银行转人工等了四十分钟都没有人接", "希望给我回个电话", "service"),
+    ("理赔材料交上去以后一个月了没人理我", "尽快给个结果", "service"),
+    ("说好三个工作日退款，到现在都没到账", "", "service"),
+    ("I lost 300 yuan on fees", "refund the fees", "product"),
+    ("信用卡分期手续费比宣传的高多了", "退还多收的手续费", "product"),
+    ("保险销售跟我说保本，结果现金价值只有一半", "全额退保", "product"),
+    ("They charged me an account management fee nobody told me about", "", "product"),
+    ("大额存单的利率比别家低", "调高利率", "product"),
+    ("网点要求必须本人到场才能改手机号，我在外地回不去", "能不能线上办", "process"),
+    ("贷款审批要交十几种材料，还要跑三次网点", "简化手续", "process"),
+    (
+        "The app asks me to verify my identity five times before every transfer",
+        "simplify it",
+        "process",
+    ),
+    ("To close my account they wanted six different documents", "", "process"),
+    ("我的卡丢了，需要挂失", "挂失", "process"),
+    ("网银转账写的是实时到账，结果三天才到", "要求解释", "service"),
+    ("信用卡账单上有一笔我不认识的消费", "查清楚并退款", "product"),
+    (
+        "My insurance claim was rejected because of a clause nobody explained to me",
+        "pay it",
+        "product",
+    ),
+    ("My elderly father was talked into buying an investment-linked policy", "", "product"),
+    ("开通手机银行要去网点面签，太不方便了", "希望能线上开通", "process"),
+]
+
+
+@pytest.mark.parametrize(("description", "resolution", "expected"), CATEGORY_CASES)
+def test_category_new_phrasings(description: str, resolution: str, expected: str) -> None:
+    category = classify_category(description, resolution)
+    assert category.primary == expected, category
+    assert expected not in category.secondary
+
+
+def test_category_secondary_and_reasons() -> None:
+    category = classify_category("柜员态度很差，而且手续费收得莫名其妙", "退还手续费")
+    assert category.primary in ("service", "product")
+    assert set(category.secondary) | {category.primary} == {"service", "product"}
+    assert "手续费" in category.reasons["product"]
+    assert any("态度" in w for w in category.reasons["service"])
+
+
+def test_category_precedence_when_scores_are_close() -> None:
+    # The grievance is both slowness (service) and documents (process): service wins.
+    category = classify_category("材料交了三遍，拖了一个多月还没办好")
+    assert category.primary == "service"
+    assert "process" in category.secondary
+
+
+def test_category_resolution_weighs_more() -> None:
+    # An incidental fee mention, but the remedy asked for is about the rude staff.
+    category = classify_category("I asked about the fee and the teller was rude", "an apology")
+    assert category.primary == "service"
+
+
+def test_category_default_is_service() -> None:
+    assert classify_category("你好") == Category("service", (), {})
+    assert classify_category("") == Category("service", (), {})
+
+
+# --------------------------------------------------------------------------------------------
+# New phrasings: priority
+# --------------------------------------------------------------------------------------------
+
+PRIORITY_CASES = [
+    # urgent
+    ("我的卡昨晚被盗刷了两万", None, "urgent"),
+    ("我的信用卡不见了，好像是在地铁上掉的", None, "urgent"),
+    ("卡里的钱被人转走了，我根本没操作过", None, "urgent"),
+    ("My wallet was stolen with all my cards in it", None, "urgent"),
+    ("Someone logged into my account and changed my password", None, "urgent"),
+    ("There are two transactions I don't recognise on my statement", None, "urgent"),
+    ("我的账户被冻结了，工资都取不出来", None, "urgent"),
+    ("My account has been frozen for a week and I can't pay rent", None, "urgent"),
+    ("接到一个自称银行客服的电话，让我把钱转到安全账户", None, "urgent"),
+    ("I was scammed by someone pretending to be from your bank", None, "urgent"),
+    ("I noticed a withdrawal of 5000 yuan I did not make", None, "urgent"),
+    ("信用卡账单上有一笔我不认识的消费", None, "urgent"),
+    ("存折丢了，里面还有钱", None, "urgent"),
+    ("工资卡被冻结了，说是司法冻结", None, "urgent"),
+    # high
+    ("如果这周还不解决，我会去人民银行投诉", None, "high"),
+    ("再不处理我就打12378", None, "high"),
+    ("I will post this on Weibo and call the press", None, "high"),
+    ("我已经咨询了律师，准备起诉你们", None, "high"),
+    ("If this isn't fixed I'll see you in court", None, "high"),
+    ("我母亲今年82岁，腿脚不便，你们还让她跑三趟", None, "high"),
+    ("I'm a pensioner and your fees keep rising", None, "high"),
+    ("My 80-year-old mother was sold a product she doesn't understand", None, "high"),
+    ("这是我第三次投诉同一个问题了", None, "high"),
+    ("This is the second time I've complained about the same charge", None, "high"),
+    ("理财到期没有按时兑付", Decimal("60000"), "high"),
+    # low
+    ("建议营业厅多放几把椅子", None, "low"),
+    ("It would be nice if the app had a dark mode", None, "low"),
+    ("Just a remark: the hold music is far too loud", None, "low"),
+    # normal, including negatives
+    ("I lost 300 yuan on fees", None, "normal"),
+    ("the agent was rude", None, "normal"),
+    ("我不想起诉，只希望你们给个说法", None, "normal"),
+    ("I don't want to go to the regulator, just fix it", None, "normal"),
+    ("我没有想投诉到银保监会的意思，就是希望尽快处理", None, "normal"),
+    ("不得不说，再不处理我就去起诉", None, "high"),
+    ("开通手机银行要去网点面签，太不方便了，希望能线上开通", None, "normal"),
+    ("卡没丢，就是想问问年费怎么收", None, "normal"),
+    ("没有被盗刷，只是想问一下额度", None, "normal"),
+    ("I have not lost my card, I just want to know about the fee", None, "normal"),
+    ("请帮我冻结卡片", None, "normal"),
+    ("建议你们把乱扣的钱退给我", None, "normal"),
+    ("建议你们改进一下，多扣了我30块", None, "normal"),
+    ("理财到期没有按时兑付", Decimal("49999.99"), "normal"),
+    ("转账手续费3.15元是怎么算的", None, "normal"),
+]
+
+
+@pytest.mark.parametrize(("text", "amount", "expected"), PRIORITY_CASES)
+def test_priority_new_phrasings(text: str, amount: Decimal | None, expected: str) -> None:
+    label = prioritise(text, amount)
+    assert label.value == expected, label
+
+
+def test_priority_reasons_are_the_customers_words() -> None:
+    assert prioritise("我的卡被盗刷了") == Label("urgent", ("被盗刷",))
+    assert prioritise("normal text", Decimal("50000")) == Label("high", ("amount>=50000",))
+    label = prioritise("ＣＢＩＲＣ will hear about this")
+    assert label.value == "high" and label.reasons == ("ＣＢＩＲＣ",)
+
+
+def test_priority_first_rule_wins() -> None:
+    # urgent beats high, high beats low
+    assert prioritise("卡被盗刷了，我要找媒体曝光").value == "urgent"
+    assert prioritise("建议你们改进，不然我就找记者").value == "high"
+    assert prioritise("just a suggestion", Decimal("80000")).value == "high"
+
+
+def test_priority_amount_types() -> None:
+    assert prioritise("x", 50000).value == "high"  # type: ignore[arg-type]
+    assert prioritise("x", Decimal("NaN")).value == "normal"
+    assert prioritise("建议改进", Decimal("20")).value == "normal"  # money involved: not low
+
+
+# --------------------------------------------------------------------------------------------
+# Suggestions
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("提个意见，网点的叫号屏太小了", True),
+        ("Suggestion: let me export statements as PDF", True),
+        ("建议你们手机银行的转账页面做得简单一点", True),
+        ("建议你们赔偿我的损失", False),
+        ("I suggest you refund me", False),
+        ("柜员态度太差了，建议好好培训", False),
+        ("卡里多扣了50块", False),
+        ("", False),
+    ],
+)
+def test_is_suggestion(text: str, expected: bool) -> None:
+    assert is_suggestion(text) is expected
+
+
+# --------------------------------------------------------------------------------------------
+# Resolution
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
+            "钱没吐出来但是卡里扣了，请尽快把钱退给我！",
+            "请尽快把钱退给我",
+        ),
+        (
+            "Hi, I'm Emma Clarke. Someone used my credit card online yesterday, three charges I "
+            "never made, about 460 USD in total. Please block the card! My number is +44 7700 "
+            "900123.",
+            "Please block the card!",
+        ),
+        ("我的卡被盗刷了。希望银行赔偿我的损失。", "希望银行赔偿我的损失"),
+        ("The fee is wrong. I want a refund.", "I want a refund"),
+        ("冻结卡片，把钱追回来", "冻结卡片，把钱追回来"),
+        ("退钱", "退钱"),
+        ("someone should call me back", "someone should call me back"),
+        ("柜员态度太差了", None),
+        ("上次说好一周内回复，到现在都没人联系我", None),
+        ("工资卡被冻结了，说是司法冻结", None),
+        ("My claim was rejected because of a clause nobody explained to me", None),
+        ("", None),
+    ],
+)
+def test_extract_resolution(text: str, expected: str | None) -> None:
+    assert extract_resolution(text) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Regulatory classification
+# --------------------------------------------------------------------------------------------
+
+
+def test_regulatory_self_service_and_cards() -> None:
+    text = "在南山支行的ATM取款，钱没吐出来但是卡里扣了"
+    result = regulatory("debit_card", classify_category(text), text, "wechat")
+    assert result == {
+        "business_type": "bank_cards",
+        "reason": "facilities_systems",
+        "channel": "self_service",
+    }
+
+
+def test_regulatory_counter_service() -> None:
+    text = "在柜台办业务，柜员态度很差"
+    result = regulatory("deposit", classify_category(text), text, "telegram")
+    assert result == {
+        "business_type": "rmb_savings",
+        "reason": "service_attitude_quality",
+        "channel": "counter",
+    }
+
+
+def test_regulatory_electronic_and_funds_safety() -> None:
+    text = "手机银行被人登录，转走了五千，不是本人操作"
+    result = regulatory("payment", classify_category(text), text, "webchat")
+    assert result["channel"] == "electronic"
+    assert result["reason"] == "funds_safety"
+    assert result["business_type"] == "payment_settlement"
+
+
+def test_regulatory_explicit_channel_and_fallbacks() -> None:
+    category = Category("process", (), {})
+    result = regulatory(None, category, "", "counter")
+    assert result == {"business_type": "other", "reason": "rules_procedures", "channel": "counter"}
+    result = regulatory(None, category, "想问个事", "hotline")
+    assert result["channel"] == "unknown"  # the intake channel is not the business channel
+
+
+def test_regulatory_misselling_and_agency() -> None:
+    text = "网点把分红险当作存款推销给我爸"
+    result = regulatory("insurance", classify_category(text), text, None)
+    assert result["business_type"] == "agency_business"
+    assert result["reason"] == "marketing_practice"
+    assert result["channel"] == "counter"
+
+
+def test_regulatory_third_party() -> None:
+    text = "支付宝绑定的银行卡被扣了两次"
+    assert regulatory("debit_card", classify_category(text), text, None)["channel"] == (
+        "third_party"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Robustness and speed
+# --------------------------------------------------------------------------------------------
+
+_ALPHABET = st.one_of(
+    st.characters(),
+    st.sampled_from(list("卡被盗刷不是本人操作没有损失建议退钱~*()[]\\.，。！？ lost card sue")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(_ALPHABET, max_size=4000), st.text(max_size=40))
+def test_no_public_function_raises(text: str, other: str) -> None:
+    business = classify_business(text)
+    assert business is None or business.value in BUSINESS_LINES
+    answer = parse_business_answer(text)
+    assert answer is None or answer.value in BUSINESS_LINES
+    category = classify_category(text, other)
+    assert category.primary in ("service", "process", "product")
+    assert prioritise(text).value in ("urgent", "high", "normal", "low")
+    assert isinstance(is_suggestion(text), bool)
+    resolution = extract_resolution(text)
+    assert resolution is None or (isinstance(resolution, str) and resolution)
+    result = regulatory(business.value if business else None, category, text, other or None)
+    assert set(result) == {"business_type", "reason", "channel"}
+
+
+def test_fast_on_typical_messages() -> None:
+    messages = [d["opening"] for d in DIALOGUES] or ["我的卡被盗刷了，请尽快处理"]
+    for m in messages:  # warm the caches (vocabulary compiled once)
+        prioritise(m)
+        classify_business(m)
+        classify_category(m)
+    runs = 50
+    start = time.perf_counter()
+    for i in range(runs):
+        for m in messages:
+            prioritise(f"{m}{i}")
+            classify_business(f"{m}{i}")
+            classify_category(f"{m}{i}")
+    per_call = (time.perf_counter() - start) / (runs * len(messages) * 3)
+    assert per_call < 0.0005  # generous for slow CI; typically ~0.05 ms

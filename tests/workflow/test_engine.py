@@ -1,0 +1,231 @@
+"""The conversation engine as a customer meets it: questions, answers, corrections, commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from workflow.engine import Engine
+from workflow.model import (
+    ASK_ORDER,
+    SCHEMA_VERSION,
+    WAIT_CONFIRM,
+    Cancelled,
+    CaseFiled,
+    FileCase,
+    HandoffRequested,
+    LookupStatus,
+    SensitiveFound,
+    State,
+    StatusResult,
+)
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    e = Engine()
+    e.warm_up()
+    return e
+
+
+def talk(engine: Engine, *messages: str, state=None):
+    step = None
+    for m in messages:
+        step = engine.step(state, m, NOW)
+        state = step.state
+    return step
+
+
+def filed_case(step):
+    cases = [e.case for e in step.events if isinstance(e, FileCase)]
+    return cases[0] if cases else None
+
+
+def test_full_opening_goes_straight_to_the_summary(engine):
+    step = talk(
+        engine,
+        "我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
+        "钱没吐出来但是卡里扣了，请尽快把钱退给我！",
+    )
+    assert step.waiting_for == WAIT_CONFIRM
+    summary = step.replies[-1].text
+    assert "张伟" in summary and "+8613912345678" in summary and "2026-11-27" in summary
+    assert [q.label for q in step.replies[-1].quick_replies] == ["确认", "修改"]
+    done = engine.step(step.state, "确认", NOW)
+    case = filed_case(done)
+    assert case["name"] == "张伟"
+    assert case["phone"] == "+8613912345678"
+    assert case["business"] == "debit_card"
+    assert case["incident_time"] == "2026-11-27"
+    assert case["amount"] == "2000"
+    assert case["branch"] == "南山支行"
+    assert "钱没吐出来" in case["description"]
+    assert case["missing"] == []
+    after = engine.resume(done.state, CaseFiled("TS20261128-0042", "2026-12-13"), NOW)
+    assert "TS20261128-0042" in after.replies[0].text
+    assert "2026-12-13" in after.replies[0].text
+    assert after.state.stage == "filed" and after.waiting_for is None
+
+
+def test_asks_only_what_is_missing_one_question_at_a_time(engine):
+    step = talk(engine, "我叫黄磊 电话13522223333，跨行转账手续费收了我25块，网上明明写的免费")
+    asked = step.waiting_for
+    assert asked in ASK_ORDER and asked not in ("name", "phone", "description", "amount")
+    assert len([r for r in step.replies if r.text.endswith(("？", "?", "。"))]) >= 1
+
+
+def test_waiting_for_is_always_known(engine):
+    state = None
+    for message in [
+        "我要投诉！",
+        "柜员态度很差，让我等了两个小时",
+        "王建国",
+        "15011112222",
+        "存款",
+        "前天上午",
+        "要求道歉",
+    ]:
+        step = engine.step(state, message, NOW)
+        assert step.waiting_for in (*ASK_ORDER, WAIT_CONFIRM)
+        state = step.state
+    assert step.waiting_for == WAIT_CONFIRM
+
+
+def test_answer_to_another_question_is_accepted(engine):
+    step = talk(engine, "我要投诉！")
+    assert step.waiting_for == "description"
+    # Asked what happened, the customer gives name and phone as well.
+    step = engine.step(step.state, "我是李娜，电话13800138000，信用卡昨晚被盗刷了五千元", NOW)
+    assert step.state.value("name") == "李娜"
+    assert step.state.value("phone") == "+8613800138000"
+    assert step.state.value("business") == "credit_card"
+    assert step.waiting_for not in ("name", "phone", "description", "business")
+
+
+def test_invalid_phone_is_reprompted_with_the_reason(engine):
+    step = talk(engine, "我要投诉！", "柜员态度很差，让我等了两个小时", "王建国")
+    assert step.waiting_for == "phone"
+    again = engine.step(step.state, "12345", NOW)
+    assert again.waiting_for == "phone"
+    assert "12345" in again.replies[-1].text
+    fixed = engine.step(again.state, "15011112222", NOW)
+    assert fixed.state.value("phone") == "+8615011112222"
+
+
+def test_future_date_is_refused(engine):
+    step = talk(
+        engine, "我要投诉！", "柜员态度很差，让我等了两个小时", "王建国", "15011112222", "存款"
+    )
+    assert step.waiting_for == "incident_time"
+    again = engine.step(step.state, "2026年12月25日", NOW)
+    assert again.waiting_for == "incident_time"
+    ok = engine.step(again.state, "前天", NOW)
+    assert ok.state.value("incident_time") == "2026-11-26"
+
+
+def test_correction_at_confirmation(engine):
+    step = talk(engine, "我是张伟，手机13912345678。昨天在南山支行ATM取款2000元没出钞，请退钱")
+    assert step.waiting_for == WAIT_CONFIRM
+    fixed = engine.step(step.state, "电话写错了，是13900001111", NOW)
+    assert fixed.waiting_for == WAIT_CONFIRM
+    assert fixed.state.value("phone") == "+8613900001111"
+    assert "+8613900001111" in fixed.replies[-1].text
+
+
+def test_correction_in_english(engine):
+    step = talk(
+        engine,
+        "Hi, I'm Emma Clarke, my number is +44 7700 900123. Yesterday your ATM "
+        "kept 300 yuan of my cash withdrawal, please refund it.",
+    )
+    assert step.waiting_for == WAIT_CONFIRM
+    fixed = engine.step(step.state, "no, the amount was 500", NOW)
+    assert fixed.state.value("amount") == "500"
+    assert fixed.replies[-1].text.startswith("Please check")
+
+
+def test_english_customer_gets_english(engine):
+    step = talk(engine, "I want to complain about your hotline")
+    assert step.waiting_for == "description"
+    assert step.replies[-1].text == "Please tell me briefly what happened."
+
+
+def test_cancel_forgets_everything(engine):
+    step = talk(engine, "我是张伟，手机13912345678", "取消")
+    assert any(isinstance(e, Cancelled) for e in step.events)
+    assert step.state.slots == {}
+    assert "取消" in step.replies[0].text
+
+
+def test_human_handoff_only_when_asked(engine):
+    step = talk(engine, "转人工")
+    assert any(isinstance(e, HandoffRequested) for e in step.events)
+    assert step.state.stage == "handoff"
+    rude = talk(engine, "the agent at your branch was rude to me and kept me waiting an hour")
+    assert not any(isinstance(e, HandoffRequested) for e in rude.events)
+    back = engine.hand_back(step.state, NOW)
+    assert back.state.stage == "collecting" and back.waiting_for == "description"
+
+
+def test_status_query_goes_to_the_store_and_back(engine):
+    step = talk(engine, "查询进度 TS20261128-0042")
+    assert [e.case_number for e in step.events if isinstance(e, LookupStatus)] == [
+        "TS20261128-0042"
+    ]
+    found = engine.resume(
+        step.state,
+        StatusResult("TS20261128-0042", True, "in_progress", "2026-12-13", "2026-11-29"),
+        NOW,
+    )
+    assert "处理中" in found.replies[0].text and "2026-12-13" in found.replies[0].text
+    missing = engine.resume(step.state, StatusResult("TS20261128-0042", False), NOW)
+    assert "没有找到" in missing.replies[0].text
+
+
+def test_passwords_and_codes_are_warned_about_and_never_kept(engine):
+    step = talk(engine, "我的卡被盗刷了，密码是583920，验证码是771234，卡号6222021234567890123")
+    assert any(isinstance(e, SensitiveFound) for e in step.events)
+    assert "密码" in step.replies[0].text
+    kept = json.dumps(step.state.to_dict(), ensure_ascii=False)
+    assert "583920" not in kept and "771234" not in kept and "6222021234567890123" not in kept
+
+
+def test_new_complaint_after_filing_keeps_who_the_customer_is(engine):
+    step = talk(
+        engine, "我是张伟，手机13912345678。昨天在南山支行ATM取款2000元没出钞，请退钱", "确认"
+    )
+    after = engine.resume(step.state, CaseFiled("TS20261128-0001", "2026-12-13"), NOW)
+    again = engine.step(after.state, "另外你们的客服热线一直打不通，打了一上午", NOW)
+    assert again.state.value("name") == "张伟"
+    assert again.state.stage == "collecting"
+    assert again.waiting_for not in ("name", "phone")
+
+
+def test_state_round_trips_through_json(engine):
+    step = talk(engine, "我是张伟，手机13912345678。昨天在南山支行ATM取款约两千元")
+    data = json.loads(json.dumps(step.state.to_dict(), ensure_ascii=False))
+    assert data["version"] == SCHEMA_VERSION
+    restored = State.from_dict(data)
+    assert restored == step.state
+    # The engine takes the dict form as well, as the store keeps it.
+    assert engine.step(data, "确认", NOW).state.turn == step.state.turn + 1
+
+
+def test_newer_state_schema_is_refused():
+    with pytest.raises(ValueError, match="newer"):
+        State.from_dict({"version": SCHEMA_VERSION + 1})
+
+
+def test_suggestion_needs_no_resolution_question(engine):
+    step = talk(
+        engine,
+        "Just a suggestion: your app should let me download statements as PDF.",
+        "Sara Li",
+        "15600001111",
+    )
+    assert step.waiting_for == "incident_time" or step.waiting_for == "business"
+    assert step.state.slots["resolution"].extra.get("suggestion")

@@ -1,0 +1,698 @@
+"""The conversation engine: one customer message in, the new state, replies and events out.
+
+Pure: no I/O, no clock (the caller passes `now`), no randomness. What needs the outside
+world (filing a case, looking up a case's status) comes back as an event; the shell does it
+and calls `resume` with the outcome, which produces the replies that depend on it.
+
+The dialogue, as a table (stage: message -> what happens):
+
+    any stage   cancel / restart / human / help / start / status N -> command handled first
+    collecting  answer to the slot asked, plus any other fields -> ask the next missing slot,
+                or show the summary and wait for the confirmation
+    confirming  yes -> FileCase (stage filing);  a correction -> summary again;  no -> ask what
+    filing      resume(CaseFiled) -> case number and deadline (stage filed)
+    filed       a new complaint -> collecting again (name and phone kept)
+    handoff     an agent has the conversation; the bot only acknowledges until hand_back
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from . import catalog, classify, cues
+from .extract.amounts import AmountMatch, parse_amount_answer
+from .extract.names import parse_name_answer
+from .extract.sensitive import find_sensitive, redact
+from .fields import Extraction, amount_in_cny, extract
+from .model import (
+    ASK_ORDER,
+    REQUIRED,
+    WAIT_CONFIRM,
+    Cancelled,
+    CaseFiled,
+    Event,
+    FileCase,
+    HandoffRequested,
+    Hints,
+    LookupStatus,
+    Outcome,
+    QuickReply,
+    Reply,
+    SensitiveFound,
+    Slot,
+    State,
+    StatusResult,
+    Step,
+)
+from .segment import Segmenter, default_segmenter
+from .text import detect_language, fold, has_cjk
+
+MAX_TEXT = 4000  # longer messages are read up to here (the store keeps them whole)
+MAX_ASKS = 2  # after this many tries a slot is left for the agent to complete
+SUMMARY_DESCRIPTION = 80
+_AFTER_CUE = re.compile(r"(?:应该是|其实是|改成|改为|更正为|是|为|is|was|to|should be)\s*", re.I)
+BUSINESS_LINES = (
+    "deposit",
+    "debit_card",
+    "credit_card",
+    "loan",
+    "wealth",
+    "insurance",
+    "payment",
+    "other",
+)
+
+
+@dataclass
+class _Turn:
+    """What one step builds up: the replies and events, in order."""
+
+    state: State
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def say(self, key: str, quick: tuple[QuickReply, ...] = (), **values: Any) -> None:
+        self.replies.append(Reply(catalog.text(self.state.lang, key, **values), quick))
+
+    def result(self) -> Step:
+        return Step(self.state, tuple(self.replies), tuple(self.events))
+
+
+class Engine:
+    """The conversation engine. Holds only read-only resources (the segmenter)."""
+
+    def __init__(self, segmenter: Segmenter | None = None) -> None:
+        self.segmenter = segmenter or default_segmenter()
+
+    def warm_up(self) -> None:
+        """Load dictionaries and vocabularies now rather than on the first message."""
+        self.segmenter.load()
+        self.step(
+            None, "我是张伟，昨天在南山支行取款2000元被扣了两次 I'm Emma", datetime(2026, 1, 1)
+        )
+
+    def new_state(self, lang: str = "zh", channel: str | None = None) -> State:
+        return State(lang=lang if lang in catalog.LANGUAGES else "zh", channel=channel)
+
+    # ---- the step --------------------------------------------------------------------
+
+    def step(
+        self,
+        state: State | dict[str, Any] | None,
+        text: str,
+        now: datetime,
+        hints: Hints | None = None,
+    ) -> Step:
+        """Read one customer message and decide what to say and do."""
+        hints = hints or Hints()
+        st = self._load(state, hints)
+        st.turn += 1
+        turn = _Turn(st, now)
+        raw = text if isinstance(text, str) else ""
+        raw = raw.replace("\x00", "")[:MAX_TEXT]
+
+        secrets = find_sensitive(raw)
+        clean = redact(raw, secrets) if secrets else raw
+        st.lang = _language(st, clean, hints)
+        if secrets:
+            turn.events.append(SensitiveFound(tuple((s.kind, s.start, s.end) for s in secrets)))
+            turn.say("sensitive_warning")
+
+        if not clean.strip():
+            turn.say("empty")
+            self._prompt(turn)
+            return turn.result()
+        if self._command(turn, clean):
+            return turn.result()
+
+        if st.stage == "handoff":
+            turn.say("handoff_waiting")
+        elif st.stage == "filing":
+            turn.say("acknowledge")
+        elif st.stage == "filed":
+            self._after_filing(turn, clean)
+        elif st.stage == "confirming":
+            self._confirming(turn, clean)
+        else:
+            self._collecting(turn, clean)
+        if not turn.replies and not _awaits_outcome(turn.events):
+            self._prompt(turn)
+        return turn.result()
+
+    def resume(self, state: State | dict[str, Any], outcome: Outcome, now: datetime) -> Step:
+        """Continue after the shell carried out an event (filed the case, looked up a status)."""
+        st = self._load(state, Hints())
+        turn = _Turn(st, now)
+        if isinstance(outcome, CaseFiled):
+            st.stage = "filed"
+            st.waiting_for = None
+            st.case_number = outcome.number
+            turn.say("filed", number=outcome.number, due_date=outcome.due_date)
+            case = st.last_case or {}
+            if case.get("priority") == "urgent":
+                turn.say("filed_urgent")
+            if case.get("missing"):
+                sep = catalog.text(st.lang, "list_separator")
+                names = sep.join(catalog.label(st.lang, "field", f) for f in case["missing"])
+                turn.say("filed_missing", fields=names)
+        elif isinstance(outcome, StatusResult):
+            if outcome.found:
+                status = catalog.label(st.lang, "status", outcome.status or "open")
+                turn.say(
+                    "status_found",
+                    number=outcome.number,
+                    status=status,
+                    due_date=outcome.due_date or "-",
+                    updated=outcome.updated or "-",
+                )
+            else:
+                turn.say("status_not_found", number=outcome.number)
+            self._prompt(turn)
+        return turn.result()
+
+    def hand_back(self, state: State | dict[str, Any], now: datetime) -> Step:
+        """An agent returns the conversation to the bot, which carries on where it was."""
+        st = self._load(state, Hints())
+        turn = _Turn(st, now)
+        if st.stage == "handoff":
+            st.stage = "filed" if st.case_number and not st.slots else "collecting"
+            turn.say("handed_back")
+            self._advance(turn)
+        else:
+            self._prompt(turn)
+        return turn.result()
+
+    # ---- stages ------------------------------------------------------------------------
+
+    def _command(self, turn: _Turn, text: str) -> bool:
+        st = turn.state
+        cmd = cues.command(text)
+        if cmd is None:
+            return False
+        if cmd in ("cancel", "restart"):
+            self._reset(st)
+            turn.events.append(Cancelled())
+            if cmd == "cancel":
+                turn.say("cancelled")
+            else:
+                turn.say("restarted")
+                self._advance(turn)
+        elif cmd == "human":
+            st.stage = "handoff"
+            turn.events.append(HandoffRequested("customer_request"))
+            turn.say("handoff")
+        elif cmd == "help":
+            turn.say("help")
+            self._prompt(turn)
+        elif cmd == "start":
+            turn.say("greeting")
+            turn.say("privacy")
+            self._prompt(turn, quiet_when_idle=True)
+        elif cmd == "status":
+            number = cues.case_number(text)
+            if number:
+                turn.events.append(LookupStatus(number))
+            else:
+                turn.say("status_ask_number")
+        return True
+
+    def _after_filing(self, turn: _Turn, text: str) -> None:
+        st = turn.state
+        if cues.is_greeting(text):
+            turn.say("greeting")
+            return
+        if cues.is_yes(text) or cues.is_no(text) or len(fold(text).strip()) <= 4:
+            turn.say("acknowledge")
+            turn.say("new_complaint")
+            return
+        # A new complaint from the same customer: keep who they are, collect the rest anew.
+        keep = {k: v for k, v in st.slots.items() if k in ("name", "phone")}
+        st.slots, st.description, st.asked = keep, [], {}
+        st.stage, st.waiting_for, st.case_number = "collecting", None, None
+        self._collecting(turn, text)
+
+    def _confirming(self, turn: _Turn, text: str) -> None:
+        st = turn.state
+        if cues.is_yes(text):
+            self._file(turn)
+            return
+        if cues.is_no(text):
+            turn.say("what_to_change")
+            return
+        ex = extract(text, turn.now, self.segmenter)
+        changed = self._correct(turn, text, ex, force=True)
+        if not changed and ex.substantive:
+            st.description.append(text)
+            changed = True
+        if changed:
+            self._advance(turn)
+        else:
+            turn.say("confirm_again", quick=_confirm_buttons(st.lang))
+
+    def _collecting(self, turn: _Turn, text: str) -> None:
+        st = turn.state
+        target = st.waiting_for
+        if target is None and not st.slots and not st.description and cues.is_greeting(text):
+            turn.say("greeting")
+            self._advance(turn)
+            return
+        ex = extract(text, turn.now, self.segmenter)
+        answered: str | None = None
+        if target in ASK_ORDER:
+            if cues.is_dont_know(text):
+                self._give_up(st, target)
+                answered = target
+            else:
+                slot, error = self._parse_answer(target, text, ex, turn.now)
+                if slot is not None:
+                    st.slots[target] = slot
+                    answered = target
+                elif error is not None:
+                    if st.asked.get(target, 0) >= MAX_ASKS:
+                        self._give_up(st, target, text)
+                        answered = target
+                    else:
+                        turn.replies.append(self._reprompt(st, target, error, text))
+        if st.turn > 1 and cues.is_correction(text):
+            self._correct(turn, text, ex, force=False, skip=answered)
+        self._fill(st, ex, text, skip=answered, now=turn.now)
+        # The description keeps the customer's own account: the answer to "what happened" and
+        # anything substantive they say unprompted, not their answers to other questions.
+        if answered == "description" or (answered is None and ex.substantive):
+            st.description.append(text)
+        if turn.replies:  # a re-prompt already asks again
+            return
+        self._advance(turn)
+
+    # ---- slots ---------------------------------------------------------------------------
+
+    def _parse_answer(
+        self, slot: str, text: str, ex: Extraction, now: datetime
+    ) -> tuple[Slot | None, str | None]:
+        """The slot's value from a direct answer, or the reason it is not one."""
+        if slot == "description":
+            return Slot(value=text.strip(), text=text), None
+        if slot == "resolution":
+            return Slot(value=text.strip(), text=text), None
+        if slot == "name":
+            m = parse_name_answer(text) or ex.name
+            return (Slot(value=m.name, text=text), None) if m else (None, "name")
+        if slot == "phone":
+            if ex.phone:
+                return Slot(value=ex.phone.e164, text=ex.phone.text), None
+            return None, "phone"
+        if slot == "business":
+            label = classify.parse_business_answer(text) or ex.business
+            if label:
+                return Slot(
+                    value=label.value, text=text, extra={"reasons": list(label.reasons)}
+                ), None
+            return None, "business"
+        if slot == "incident_time":
+            return _date_slot(ex, now, answer=text)
+        if slot == "amount":
+            m = parse_amount_answer(text) or ex.amount
+            return (_amount_slot(m), None) if m else (None, "amount")
+        return None, "generic"
+
+    def _fill(self, st: State, ex: Extraction, text: str, skip: str | None, now: datetime) -> None:
+        """Fill empty slots from whatever else the message says."""
+        found: dict[str, Slot] = {}
+        if ex.name:
+            found["name"] = Slot(value=ex.name.name, text=ex.name.name)
+        if ex.phone:
+            found["phone"] = Slot(value=ex.phone.e164, text=ex.phone.text)
+        if ex.business:
+            found["business"] = Slot(
+                value=ex.business.value, text=text, extra={"reasons": list(ex.business.reasons)}
+            )
+        if ex.date:
+            # A future date in passing ("下周一前答复我") is not when it happened.
+            slot, _ = _date_slot(ex, now, answer=None)
+            if slot is not None:
+                found["incident_time"] = slot
+        if ex.amount:
+            found["amount"] = _amount_slot(ex.amount)
+        if ex.branch:
+            found["branch"] = Slot(value=ex.branch, text=ex.branch)
+        if ex.resolution:
+            found["resolution"] = Slot(value=ex.resolution, text=ex.resolution)
+        elif ex.suggestion and ex.substantive:
+            # A suggestion asks for nothing but itself: its words are the request.
+            found["resolution"] = Slot(value=text.strip(), text=text, extra={"suggestion": True})
+        if ex.substantive and not st.filled("description") and skip != "description":
+            found["description"] = Slot(value=text.strip(), text=text)
+        for name, slot in found.items():
+            if name == skip:
+                continue
+            current = st.slots.get(name)
+            if current is None or (current.status == "unknown" and name != "description"):
+                st.slots[name] = slot
+            elif name == "business" and current.value == "other" and slot.value != "other":
+                st.slots[name] = slot
+
+    def _correct(
+        self, turn: _Turn, text: str, ex: Extraction, force: bool, skip: str | None = None
+    ) -> bool:
+        """Apply a correction ("电话写错了，是139…"); True when a field changed."""
+        st = turn.state
+        targets = cues.correction_targets(text)
+        if not targets and not cues.is_correction(text) and not force:
+            return False
+        changed = False
+        extracted: dict[str, Slot | None] = {
+            "phone": Slot(value=ex.phone.e164, text=ex.phone.text) if ex.phone else None,
+            "amount": _amount_slot(ex.amount) if ex.amount else None,
+            "incident_time": _date_slot(ex, turn.now, answer=None)[0] if ex.date else None,
+            "business": (
+                Slot(
+                    value=ex.business.value, text=text, extra={"reasons": list(ex.business.reasons)}
+                )
+                if ex.business and "business" in targets
+                else None
+            ),
+            "branch": Slot(value=ex.branch, text=ex.branch) if ex.branch else None,
+            "name": Slot(value=ex.name.name, text=ex.name.name) if ex.name else None,
+        }
+        for slot_name in targets or list(extracted):
+            # Outside the summary, only what was already given can be corrected.
+            if slot_name == skip or (not force and slot_name not in st.slots):
+                continue
+            new = extracted.get(slot_name)
+            if new is None and slot_name in targets:
+                new = self._value_after_cue(slot_name, text, ex, turn.now)
+            if new is None:
+                continue
+            old = st.slots.get(slot_name)
+            if old is None or old.value != new.value or old.status != new.status:
+                st.slots[slot_name] = new
+                changed = True
+        return changed
+
+    def _value_after_cue(self, slot: str, text: str, ex: Extraction, now: datetime) -> Slot | None:
+        parts = _AFTER_CUE.split(fold(text), maxsplit=1)
+        rest = text[len(text) - len(parts[-1]) :].strip(" ，,。.!！") if len(parts) > 1 else ""
+        if not rest:
+            return None
+        if slot in ("resolution", "description"):
+            return Slot(value=rest, text=rest)
+        if slot == "name":
+            m = parse_name_answer(rest)
+            return Slot(value=m.name, text=rest) if m else None
+        if slot == "amount":
+            m = parse_amount_answer(rest)
+            return _amount_slot(m) if m else None
+        if slot == "business":
+            label = classify.parse_business_answer(rest)
+            return Slot(value=label.value, text=rest) if label else None
+        if slot == "branch":
+            return Slot(value=rest, text=rest)
+        return None
+
+    def _give_up(self, st: State, slot: str, text: str = "") -> None:
+        """The customer does not know (or we could not understand twice): leave it to an agent."""
+        current = st.slots.get(slot)
+        if current is not None and current.status in ("approximate", "vague"):
+            # Keep the customer's rough words ("三万多", "去年") rather than nothing.
+            current.extra["exact_asked"] = True
+            return
+        if slot == "business":
+            st.slots[slot] = Slot(value="other", text=text, status="filled")
+            return
+        st.slots[slot] = Slot(value=None, text=text, status="unknown")
+
+    # ---- what to say next -----------------------------------------------------------------
+
+    def _advance(self, turn: _Turn) -> None:
+        st = turn.state
+        nxt = self._next_slot(st)
+        if nxt is None:
+            st.stage = "confirming"
+            st.waiting_for = WAIT_CONFIRM
+            turn.replies.append(self._summary(st))
+            return
+        st.stage = "collecting"
+        st.waiting_for = nxt
+        st.asked[nxt] = st.asked.get(nxt, 0) + 1
+        turn.replies.append(self._question(st, nxt))
+
+    def _next_slot(self, st: State) -> str | None:
+        for slot in ASK_ORDER:
+            current = st.slots.get(slot)
+            if slot == "amount":
+                if current is None and _needs_amount(st):
+                    return slot
+                if (
+                    current is not None
+                    and current.status == "approximate"
+                    and not current.extra.get("exact_asked")
+                    and st.asked.get(slot, 0) < 1
+                ):
+                    return slot
+                continue
+            if (slot == "incident_time" and current is not None and current.status == "vague"
+                    and st.asked.get(slot, 0) < 1):
+                return slot
+            if current is None:
+                return slot
+        return None
+
+    def _prompt(self, turn: _Turn, quiet_when_idle: bool = False) -> None:
+        """Ask the pending question again (after a command, an empty message...)."""
+        st = turn.state
+        if st.stage == "confirming":
+            turn.replies.append(self._summary(st))
+        elif st.stage == "collecting" and st.waiting_for in ASK_ORDER:
+            turn.replies.append(self._question(st, st.waiting_for))
+        elif st.stage == "collecting" and not quiet_when_idle:
+            self._advance(turn)
+        elif not turn.replies:
+            turn.say("new_complaint" if st.stage == "filed" else "acknowledge")
+
+    def _question(self, st: State, slot: str) -> Reply:
+        lang = st.lang
+        if slot == "amount":
+            current = st.slots.get("amount")
+            if current is not None and current.status == "approximate":
+                shown = _show_amount(lang, current, approximate_prefix=False)
+                return Reply(
+                    catalog.text(lang, "ask.amount_exact", amount=shown), (_dont_know(lang),)
+                )
+            return Reply(catalog.text(lang, "ask.amount"), (_dont_know(lang),))
+        if slot == "business":
+            return Reply(catalog.text(lang, "ask.business"), _business_buttons(lang))
+        if slot == "incident_time":
+            current = st.slots.get("incident_time")
+            if current is not None and current.status == "vague":
+                return Reply(catalog.text(lang, "ask.incident_time_exact", text=current.text),
+                             (_dont_know(lang),))
+            return Reply(catalog.text(lang, "ask.incident_time"), (_dont_know(lang),))
+        return Reply(catalog.text(lang, f"ask.{slot}"))
+
+    def _reprompt(self, st: State, slot: str, error: str, text: str) -> Reply:
+        lang = st.lang
+        st.asked[slot] = st.asked.get(slot, 0) + 1
+        if error == "future":
+            return Reply(
+                catalog.text(lang, "reprompt.incident_time_future", date=text), (_dont_know(lang),)
+            )
+        if slot == "business":
+            return Reply(catalog.text(lang, "reprompt.business"), _business_buttons(lang))
+        if slot == "phone":
+            shown = text.strip()[:40]
+            return Reply(catalog.text(lang, "reprompt.phone", text=shown))
+        if slot in ("incident_time", "amount", "name"):
+            return Reply(catalog.text(lang, f"reprompt.{slot}"), (_dont_know(lang),))
+        return Reply(catalog.text(lang, "reprompt.generic") + catalog.text(lang, f"ask.{slot}"))
+
+    def _summary(self, st: State) -> Reply:
+        lang = st.lang
+        lines = [catalog.text(lang, "summary_header")]
+        for slot in (
+            "name",
+            "phone",
+            "business",
+            "incident_time",
+            "amount",
+            "branch",
+            "description",
+            "resolution",
+        ):
+            current = st.slots.get(slot)
+            if slot == "branch" and current is None:
+                continue
+            if slot == "amount" and current is None:
+                continue
+            label = catalog.label(lang, "field", slot)
+            lines.append(f"{label}: {_show(lang, slot, current, st)}")
+        lines.append(catalog.text(lang, "summary_footer"))
+        return Reply("\n".join(lines), _confirm_buttons(lang))
+
+    # ---- filing ----------------------------------------------------------------------------
+
+    def _file(self, turn: _Turn) -> None:
+        st = turn.state
+        case = build_case(st)
+        st.last_case = case
+        st.stage = "filing"
+        st.waiting_for = None
+        turn.events.append(FileCase(case))
+
+    # ---- state handling -------------------------------------------------------------------
+
+    def _load(self, state: State | dict[str, Any] | None, hints: Hints) -> State:
+        if state is None:
+            lang = hints.lang if hints.lang in catalog.LANGUAGES else "zh"
+            return self.new_state(lang or "zh", hints.channel)
+        if isinstance(state, dict):
+            return State.from_dict(state)
+        return copy.deepcopy(state)
+
+    def _reset(self, st: State) -> None:
+        st.stage, st.waiting_for = "collecting", None
+        st.slots, st.description, st.asked = {}, [], {}
+        st.case_number = None
+
+
+# ---- the case draft -------------------------------------------------------------------------
+
+
+def build_case(st: State) -> dict[str, Any]:
+    """The case as filed: every field of the brief, normalised, with the reasons behind labels."""
+    description = "\n".join(st.description) or (st.value("description") or "")
+    resolution = st.value("resolution") or ""
+    everything = "\n".join([description, resolution])
+    amount = st.slots.get("amount")
+    amount_value = Decimal(amount.value) if amount and amount.value is not None else None
+    currency = amount.extra.get("currency", "CNY") if amount and amount.value is not None else None
+    cny = None
+    if amount_value is not None:
+        cny = amount_in_cny(AmountMatch(amount_value, currency or "CNY", False, 0, 0, ""))
+    category = classify.classify_category(description, resolution)
+    priority = classify.prioritise(everything, cny)
+    business = st.value("business")
+    incident = st.slots.get("incident_time")
+    missing = [s for s in REQUIRED if (st.slots.get(s) is None or st.slots[s].value is None)]
+    return {
+        "name": st.value("name"),
+        "phone": st.value("phone"),
+        "business": business,
+        "description": description,
+        "incident_time": incident.value if incident else None,
+        "incident_time_text": incident.text if incident else None,
+        "resolution": st.value("resolution"),
+        "amount": str(amount_value) if amount_value is not None else None,
+        "amount_approximate": bool(amount and amount.status == "approximate"),
+        "currency": currency,
+        "branch": st.value("branch"),
+        "category": category.primary,
+        "secondary_categories": list(category.secondary),
+        "priority": priority.value,
+        "reasons": {
+            "business": (
+                st.slots["business"].extra.get("reasons", []) if "business" in st.slots else []
+            ),
+            "category": {k: list(v) for k, v in category.reasons.items()},
+            "priority": list(priority.reasons),
+        },
+        "regulatory": classify.regulatory(business, category, everything, st.channel),
+        "missing": missing,
+        "language": st.lang,
+        "channel": st.channel,
+    }
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _awaits_outcome(events: list[Event]) -> bool:
+    return any(isinstance(e, FileCase | LookupStatus) for e in events)
+
+
+def _language(st: State, text: str, hints: Hints) -> str:
+    if st.turn <= 1 and hints.lang in catalog.LANGUAGES and not has_cjk(text):
+        default = hints.lang
+    else:
+        default = st.lang
+    detected = detect_language(text, default=default)
+    # A reply of a number or a name in Latin letters does not switch the conversation's language.
+    if detected == "en" and st.lang == "zh" and st.turn > 1 and len(text.split()) < 3:
+        return st.lang
+    return detected
+
+
+def _date_slot(
+    ex: Extraction, now: datetime | None, answer: str | None
+) -> tuple[Slot | None, str | None]:
+    m = ex.date
+    if m is None:
+        if answer is not None:
+            return None, "incident_time"
+        return None, None
+    if m.vague or m.date is None:
+        return Slot(value=None, text=m.text, status="vague"), None
+    if now is not None and m.date > now.date():
+        return None, "future"
+    return Slot(value=m.date.isoformat(), text=m.text), None
+
+
+def _amount_slot(m: AmountMatch) -> Slot:
+    return Slot(
+        value=str(m.value),
+        text=m.text,
+        status="approximate" if m.approximate else "filled",
+        extra={"currency": m.currency},
+    )
+
+
+def _needs_amount(st: State) -> bool:
+    texts = [*st.description, st.value("resolution") or ""]
+    if any(s.extra.get("suggestion") for s in st.slots.values()):
+        return False
+    return any(cues.mentions_money(t) for t in texts if t)
+
+
+def _show(lang: str, slot: str, current: Slot | None, st: State) -> str:
+    if current is None or (current.value is None and current.status != "vague"):
+        return catalog.text(lang, "unknown_value")
+    if slot == "business":
+        return catalog.label(lang, "business", current.value)
+    if slot == "incident_time" and current.status == "vague":
+        return catalog.text(lang, "vague_date", text=current.text)
+    if slot == "amount":
+        return _show_amount(lang, current)
+    if slot == "description":
+        full = "\n".join(st.description) or str(current.value)
+        full = full.replace("\n", " ")
+        return full if len(full) <= SUMMARY_DESCRIPTION else full[:SUMMARY_DESCRIPTION] + "…"
+    return str(current.value)
+
+
+def _show_amount(lang: str, current: Slot, approximate_prefix: bool = True) -> str:
+    approximate = approximate_prefix and current.status == "approximate"
+    prefix = catalog.text(lang, "approximate") if approximate else ""
+    currency = current.extra.get("currency", "CNY")
+    value = Decimal(current.value)
+    number = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{prefix}{number} {currency}"
+
+
+def _confirm_buttons(lang: str) -> tuple[QuickReply, ...]:
+    yes = catalog.text(lang, "yes_label")
+    change = catalog.text(lang, "change_label")
+    return (QuickReply(yes, yes), QuickReply(change, change))
+
+
+def _dont_know(lang: str) -> QuickReply:
+    label = catalog.text(lang, "dont_know_label")
+    return QuickReply(label, label)
+
+
+def _business_buttons(lang: str) -> tuple[QuickReply, ...]:
+    return tuple(QuickReply(catalog.label(lang, "business", b), b) for b in BUSINESS_LINES)

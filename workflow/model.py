@@ -1,0 +1,198 @@
+"""Plain data the engine takes and gives: state, replies, events and the case draft.
+
+Everything here serialises to JSON-compatible dicts so the store can keep it as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+# The order the bot asks in: the description first, because its answer tends to carry
+# several other fields at once (business line, date, amount).
+ASK_ORDER: tuple[str, ...] = (
+    "description",
+    "name",
+    "phone",
+    "business",
+    "incident_time",
+    "amount",
+    "resolution",
+)
+REQUIRED: tuple[str, ...] = (
+    "name",
+    "phone",
+    "business",
+    "description",
+    "incident_time",
+    "resolution",
+)
+SLOTS: tuple[str, ...] = (*ASK_ORDER, "branch")
+
+Stage = Literal["collecting", "confirming", "filing", "filed", "handoff"]
+WAIT_CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class QuickReply:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    quick_replies: tuple[QuickReply, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "quick_replies": [{"label": q.label, "payload": q.payload} for q in self.quick_replies],
+        }
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the channel knows besides the text."""
+
+    channel: str | None = None
+    lang: str | None = None  # the client's language setting, if any
+    display_name: str | None = None  # e.g. a Telegram first name: never used as the case name
+    verified_phone: str | None = None  # an E.164 number the channel has verified
+
+
+# ---- events: what the shell must do after a step -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SensitiveFound:
+    """The message held secrets; spans index the original text, for the store to mask."""
+
+    spans: tuple[tuple[str, int, int], ...]  # (kind, start, end)
+    kind: str = "sensitive_found"
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """The customer confirmed: file this case, then call `resume` with `CaseFiled`."""
+
+    case: dict[str, Any]
+    kind: str = "file_case"
+
+
+@dataclass(frozen=True)
+class LookupStatus:
+    """Answer a status query from the store, then call `resume` with `StatusResult`."""
+
+    case_number: str
+    kind: str = "lookup_status"
+
+
+@dataclass(frozen=True)
+class HandoffRequested:
+    reason: str
+    kind: str = "handoff_requested"
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    kind: str = "cancelled"
+
+
+@dataclass(frozen=True)
+class AddendumAfterFiling:
+    """A message after filing that adds to the filed case rather than starting a new one."""
+
+    case_number: str
+    text: str
+    kind: str = "addendum"
+
+
+Event = (
+    SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled | AddendumAfterFiling
+)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+# ---- outcomes the shell passes back -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFiled:
+    number: str
+    due_date: str  # ISO date
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    number: str
+    found: bool
+    status: str | None = None
+    due_date: str | None = None
+    updated: str | None = None
+
+
+Outcome = CaseFiled | StatusResult
+
+
+# ---- state -------------------------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    value: Any = None  # normalised value (str, ISO date, amount string)
+    text: str = ""  # the customer's words it came from
+    status: str = "filled"  # filled | unknown | vague | approximate
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. currency, reasons
+
+
+@dataclass
+class State:
+    version: int = SCHEMA_VERSION
+    lang: str = "zh"
+    stage: Stage = "collecting"
+    waiting_for: str | None = None
+    slots: dict[str, Slot] = field(default_factory=dict)
+    description: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)
+    turn: int = 0
+    case_number: str | None = None
+    channel: str | None = None
+    last_case: dict[str, Any] | None = None  # the draft last filed, for the shell and agents
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        version = data.get("version", SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"state schema {version} is newer than this engine ({SCHEMA_VERSION})")
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["slots"] = {k: Slot(**v) for k, v in (data.get("slots") or {}).items()}
+        known["version"] = SCHEMA_VERSION
+        return cls(**known)
+
+    def filled(self, slot: str) -> bool:
+        s = self.slots.get(slot)
+        return s is not None and s.status in ("filled", "vague", "approximate", "unknown")
+
+    def value(self, slot: str) -> Any:
+        s = self.slots.get(slot)
+        return s.value if s else None
+
+
+@dataclass(frozen=True)
+class Step:
+    state: State
+    replies: tuple[Reply, ...]
+    events: tuple[Event, ...] = ()
+
+    @property
+    def waiting_for(self) -> str | None:
+        return self.state.waiting_for
