@@ -120,6 +120,10 @@ class Engine:
         secrets = find_sensitive(raw)
         clean = redact(raw, secrets) if secrets else raw
         st.lang = _language(st, clean, hints)
+        if hints.verified_phone and "phone" not in st.slots:
+            # A number already verified for this customer need not be asked for again.
+            st.slots["phone"] = Slot(value=hints.verified_phone, text="",
+                                     extra={"source": "verified"})
         if secrets:
             turn.events.append(SensitiveFound(tuple((s.kind, s.start, s.end) for s in secrets)))
             turn.say("sensitive_warning")
@@ -264,6 +268,7 @@ class Engine:
             return
         ex = extract(text, turn.now, self.segmenter)
         answered: str | None = None
+        error: str | None = None
         if target in ASK_ORDER:
             if cues.is_dont_know(text):
                 self._give_up(st, target)
@@ -273,12 +278,10 @@ class Engine:
                 if slot is not None:
                     st.slots[target] = slot
                     answered = target
-                elif error is not None:
-                    if st.asked.get(target, 0) >= MAX_ASKS:
-                        self._give_up(st, target, text)
-                        answered = target
-                    else:
-                        turn.replies.append(self._reprompt(st, target, error, text))
+                elif error is not None and st.asked.get(target, 0) >= MAX_ASKS:
+                    self._give_up(st, target, text)
+                    answered, error = target, None
+        before = set(st.slots)
         if st.turn > 1 and cues.is_correction(text):
             self._correct(turn, text, ex, force=False, skip=answered)
         self._fill(st, ex, text, skip=answered, now=turn.now)
@@ -286,7 +289,9 @@ class Engine:
         # anything substantive they say unprompted, not their answers to other questions.
         if answered == "description" or (answered is None and ex.substantive):
             st.description.append(text)
-        if turn.replies:  # a re-prompt already asks again
+        if error is not None and not (set(st.slots) - before) and not ex.substantive:
+            # Nothing in the message fits: say what was wrong and ask again.
+            turn.replies.append(self._reprompt(st, target, error, text))
             return
         self._advance(turn)
 

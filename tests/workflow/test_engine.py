@@ -229,3 +229,22 @@ def test_suggestion_needs_no_resolution_question(engine):
     )
     assert step.waiting_for == "incident_time" or step.waiting_for == "business"
     assert step.state.slots["resolution"].extra.get("suggestion")
+
+
+def test_answering_another_question_is_not_an_error(engine):
+    step = talk(engine, "我要投诉！", "柜员态度很差，让我等了两个小时")
+    assert step.waiting_for == "name"
+    # Asked for the name, the customer sends the phone: it is kept, and the name asked again.
+    other = engine.step(step.state, "15011112222", NOW)
+    assert other.state.value("phone") == "+8615011112222"
+    assert other.waiting_for == "name"
+    assert other.replies[-1].text == "请问您怎么称呼？"
+
+
+def test_a_verified_phone_is_not_asked_for(engine):
+    from workflow.model import Hints
+
+    step = engine.step(None, "柜员态度很差，让我等了两个小时，我是王建国", NOW,
+                       Hints(channel="wechat", verified_phone="+8615011112222"))
+    assert step.state.value("phone") == "+8615011112222"
+    assert step.waiting_for not in ("name", "phone", "description")
