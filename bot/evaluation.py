@@ -132,10 +132,33 @@ def load_jsonl(lines: Iterable[str]) -> list[dict[str, Any]]:
         if not line:
             continue
         try:
-            items.append(json.loads(line))
+            item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"line {number}: not valid JSON ({exc.msg})") from exc
+        problem = _dialogue_problem(item)
+        if problem:
+            raise ValueError(f"line {number}: {problem}")
+        items.append(item)
     return items
+
+
+def _dialogue_problem(item: Any) -> str | None:
+    """What makes `item` unusable as a dialogue, or None."""
+    if not isinstance(item, dict):
+        return "a dialogue must be a JSON object"
+    for key in ("id", "now", "opening"):
+        if not isinstance(item.get(key), str):
+            return f"'{key}' is missing or not a string"
+    try:
+        datetime.fromisoformat(item["now"])
+    except ValueError:
+        return f"'now' is not an ISO 8601 date-time: {item['now']!r}"
+    for key in ("answers", "expect"):
+        if not isinstance(item.get(key, {}), dict):
+            return f"'{key}' must be an object"
+    if not all(isinstance(v, str) for v in item.get("answers", {}).values()):
+        return "every answer must be a string"
+    return None
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -13,7 +13,13 @@ Decisions taken where the brief leaves room (documented here and in the data fil
   frozen"); a request to freeze a card ("请冻结卡片") is not by itself an urgent trigger.
 * Bare "骗" is not a scam trigger ("你们骗人说保本" is mis-selling, a product complaint);
   "被骗", "诈骗", "骗子", "冒充", "安全账户" are.
-* Vulnerable by age means 60 or older (the PRC elderly-rights law's threshold).
+* Vulnerable by age means 60 or older (the PRC elderly-rights law's threshold). "Elderly" or
+  "disabled" counts only for the customer or the person they complain for ("我是个老人家",
+  "我妈坐轮椅", "my father has dementia"); a remark about old people in general ("老人家根本看不清")
+  is not a vulnerability trigger.
+* Money taken through unauthorised use (盗刷, "someone got into my online banking and moved
+  money out") is decisive for the category: product (security), even when the customer also
+  complains of slowness or asks for the card to be blocked.
 * ``classify_category`` always returns a primary: with no cue at all it is ``service`` (how the
   institution handled the matter; first in the brief's precedence).
 * ``regulatory``'s ``channel`` argument is honoured only when it already is a JR/T channel code
@@ -93,6 +99,7 @@ class _Group:
     weight: float
     negatable: bool
     pattern: re.Pattern[str] | None
+    decisive: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class _Hit:
     end: int
     word: str
     weight: float
+    decisive: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -193,6 +201,7 @@ def _group(path: str) -> _Group:
         weight=float(node.get("weight", 1)),
         negatable=bool(node.get("negatable", True)),
         pattern=_compile(entries),
+        decisive=bool(node.get("decisive", False)),
     )
 
 
@@ -303,7 +312,7 @@ def _scan(group: _Group, t: _Text, label: str | None = None, factor: float = 1.0
         if s == e or (group.negatable and _negated(t.folded, s)):
             continue
         word = t.original[s:e] if t.aligned else t.folded[s:e]
-        hits.append(_Hit(label or group.name, s, e, word, group.weight * factor))
+        hits.append(_Hit(label or group.name, s, e, word, group.weight * factor, group.decisive))
     return hits
 
 
@@ -439,6 +448,9 @@ def classify_category(description: str, resolution: str = "") -> Category:
     Cues are weighted (data file); cues in ``resolution`` count ``resolution_factor`` times.
     The top scorer is primary, except that a category earlier in the brief's precedence
     (service, process, product) wins when its score reaches ``tie_ratio`` of the top score.
+    A ``decisive`` group names the main grievance outright (money taken through unauthorised
+    use): when one matches, only the categories with a decisive match compete for primary; the
+    others (the slow hotline, the card block asked for) stay secondary.
     """
     cfg = _section("category")
     description = description if isinstance(description, str) else ""
@@ -457,10 +469,12 @@ def classify_category(description: str, resolution: str = "") -> Category:
     if not scores:
         return Category(str(cfg.get("default", "service")), (), {})
     precedence = tuple(cfg.get("precedence", CATEGORIES))
-    top = max(scores.values())
+    decisive = {h.group for h in hits if h.decisive and h.group in scores}
+    candidates = decisive or set(scores)
+    top = max(scores[c] for c in candidates)
     ratio = float(cfg.get("tie_ratio", 0.75))
     primary = next(
-        c for c in (*precedence, *CATEGORIES) if scores.get(c, 0.0) >= top * ratio and c in scores
+        c for c in (*precedence, *CATEGORIES) if c in candidates and scores[c] >= top * ratio
     )
     secondary = tuple(
         sorted((c for c in scores if c != primary), key=lambda c: (-scores[c], precedence.index(c)))

@@ -56,16 +56,6 @@ MAX_TEXT = 4000  # longer messages are read up to here (the store keeps them who
 MAX_ASKS = 2  # after this many tries a slot is left for the agent to complete
 SUMMARY_DESCRIPTION = 80
 _AFTER_CUE = re.compile(r"(?:应该是|其实是|改成|改为|更正为|是|为|is|was|to|should be)\s*", re.I)
-BUSINESS_LINES = (
-    "deposit",
-    "debit_card",
-    "credit_card",
-    "loan",
-    "wealth",
-    "insurance",
-    "payment",
-    "other",
-)
 
 
 @dataclass
@@ -700,4 +690,6 @@ def _dont_know(lang: str) -> QuickReply:
 
 
 def _business_buttons(lang: str) -> tuple[QuickReply, ...]:
-    return tuple(QuickReply(catalog.label(lang, "business", b), b) for b in BUSINESS_LINES)
+    return tuple(
+        QuickReply(catalog.label(lang, "business", b), b) for b in classify.BUSINESS_LINES
+    )

@@ -129,7 +129,9 @@ def extract_fields(text: str, now: datetime) -> dict[str, Any]:
         "business": ex.business.value if ex.business else None,
         "category": category.primary,
         "priority": priority.value,
-        "incident_time": ex.date.date.isoformat() if ex.date and ex.date.date else None,
+        # A date still to come ("让我明天再来") is not when anything happened.
+        "incident_time": (ex.date.date.isoformat()
+                          if ex.date and ex.date.date and ex.date.date <= now.date() else None),
         "amount": _number(ex.amount.value) if ex.amount else None,
         "currency": ex.amount.currency if ex.amount else None,
         "branch": ex.branch,

@@ -492,3 +492,139 @@ def test_fast_on_typical_messages() -> None:
             classify_category(f"{m}{i}")
     per_call = (time.perf_counter() - start) / (runs * len(messages) * 3)
     assert per_call < 0.0005  # generous for slow CI; typically ~0.05 ms
+
+
+# --------------------------------------------------------------------------------------------
+# Security, scams, staff conduct, pending matters, attendance, exclusions, vulnerability
+# (new phrasings of the situations behind tests/data/phrasings.jsonl, not copies of it)
+# --------------------------------------------------------------------------------------------
+
+SECURITY_CASES = [
+    # (description, resolution): unauthorised use -> product and urgent
+    (
+        "There's a 2,150 yuan purchase on my credit card from an online shop, I didn't buy "
+        "anything there",
+        "cancel the card and refund",
+    ),
+    ("My debit card was stolen on the bus and whoever took it withdrew 3,000 yuan", "block it"),
+    ("Somebody hacked into my mobile banking app and transferred 20,000 out of my savings", ""),
+    ("A stranger logged on to my account and changed my password, then emptied it", ""),
+    (
+        "My card was used by someone else, I called the hotline to block it and waited 40 minutes",
+        "refund the money",
+    ),
+    ("信用卡上有三笔消费不是我刷的，我人在北京，消费地在深圳", "先把卡冻结，钱退给我"),
+    ("我的网银被他人登录，绑定手机号被改了，卡里的钱被划走了八千", "冻结账户，追回资金"),
+    ("卡一直在我身上，但是账户里的钱被人取走了，我从来没有在外地取过钱", ""),
+    ("卡被盗刷了，打客服电话一直打不通，等了一个小时", "把钱追回来"),
+]
+
+
+@pytest.mark.parametrize(("description", "resolution"), SECURITY_CASES)
+def test_unauthorised_use_is_product_and_urgent(description: str, resolution: str) -> None:
+    category = classify_category(description, resolution)
+    assert category.primary == "product", category
+    assert prioritise(f"{description}\n{resolution}").value == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "在交友软件上认识一个男的，说带我炒外汇，我转了五万过去，现在把我拉黑了",
+        "有个网友介绍了一个投资平台，充值以后平台一直提不出来钱",
+        "收到一条假短信，点了里面的链接，输入了验证码，卡里的钱就没了",
+        "I met a guy online who got me into a crypto investment platform and now he's gone",
+        "A text claiming to be from the bank had a link; I entered my card details and lost "
+        "6,000 yuan",
+    ],
+)
+def test_scams_are_urgent(text: str) -> None:
+    assert prioritise(text).value == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I transferred 5,000 yuan from my account to my sister and it hasn't arrived",
+        "I entered my card into the ATM and it kept it",
+        "我输入了三次密码卡被锁了",
+        "ATM取款输入了密码，钱没吐出来",
+        "The hotline transferred me three times and nobody helped",
+    ],
+)
+def test_security_words_do_not_overreach(text: str) -> None:
+    assert prioritise(text).value != "urgent"
+    assert classify_category(text).primary != "product" or "吐" in text
+
+
+CONDUCT_AND_PROCESS_CASES = [
+    # staff pestering with sales calls -> service (staff behaviour), not product
+    ("你们的客户经理天天给我打电话推销保险，我都说了不买", "不要再给我打电话", "service"),
+    (
+        "Your relationship manager keeps calling me every day to push a fund even though I told "
+        "him no",
+        "stop calling me",
+        "service",
+    ),
+    # turned away within opening hours -> service (rule 1 beats rule 2)
+    ("网点挂的营业时间是到下午五点，我四点四十去的，柜员说已经扎帐了让我明天再来", "", "service"),
+    ("The branch says it is open until 5pm but the teller turned me away at 4:20", "", "service"),
+    # matured product not paid out, nobody can say why -> service (slowness)
+    ("结构性存款到期三天了，本金和收益都没回到账上，客服也说不清楚怎么回事", "尽快兑付", "service"),
+    (
+        "My wealth product matured last week but hasn't paid out and nobody can explain why",
+        "pay me and the lost interest",
+        "service",
+    ),
+    # a release still not done -> service (delay)
+    ("房贷结清两个月了，抵押注销到现在还没办好", "尽快办理", "service"),
+    ("I paid off my car loan in March and the lien release still hasn't been done", "", "service"),
+    # who must attend and sign -> process
+    ("公司开户要求法人必须亲自到场，还得来两次签字，白跑一趟", "一次性告知所需材料", "process"),
+    (
+        "To open our company account the bank needs the legal representative to come in person, "
+        "twice",
+        "",
+        "process",
+    ),
+    # claim refused under an exclusion never explained -> product
+    ("重疾险理赔被拒，说属于免责条款，当初买的时候没人跟我解释过", "按合同赔付", "product"),
+    (
+        "My travel insurance claim was turned down due to an exclusion for pre-existing "
+        "conditions that was never explained",
+        "pay out",
+        "product",
+    ),
+]
+
+
+@pytest.mark.parametrize(("description", "resolution", "expected"), CONDUCT_AND_PROCESS_CASES)
+def test_category_situations(description: str, resolution: str, expected: str) -> None:
+    category = classify_category(description, resolution)
+    assert category.primary == expected, category
+
+
+def test_decisive_security_keeps_the_rest_secondary() -> None:
+    category = classify_category("卡被盗刷了，打客服电话一直打不通，等了一个小时", "")
+    assert category.primary == "product"
+    assert "service" in category.secondary
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a remark about old or disabled people in general is not a vulnerable customer
+        ("建议ATM的字体大一点，很多老年人看不清", "low"),
+        ("建议网点给残疾人修个坡道", "low"),
+        ("Suggestion: the queue screen font is too small for elderly customers", "low"),
+        # the customer, or the person they complain for
+        ("我妈坐轮椅，你们还非要她本人到柜台", "high"),
+        ("我是个老人家，不会用手机银行，柜员还不耐烦", "high"),
+        ("家里老人被你们的人推销了保险", "high"),
+        ("I'm disabled and your branch has no ramp", "high"),
+        ("My father has dementia and your staff let him sign a wealth product", "high"),
+        ("As a blind customer I cannot use your new card reader", "high"),
+    ],
+)
+def test_vulnerability_is_about_the_customer(text: str, expected: str) -> None:
+    assert prioritise(text).value == expected

@@ -10,6 +10,8 @@ from pathlib import Path
 from bot.evaluation import load_jsonl, score
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
+# Forty dialogues of our own, in phrasings the dev set does not use (tests/data/).
+PHRASINGS = Path(__file__).resolve().parents[1] / "data" / "phrasings.jsonl"
 
 
 def test_dev_set_meets_the_goals():
@@ -22,6 +24,15 @@ def test_dev_set_meets_the_goals():
     # lacks (median 6), so these bounds are tight.
     assert report["turns_median"] <= 6 < report["form_turns"]
     assert report["turns_max"] <= report["form_turns"]
+
+
+def test_new_phrasings_are_understood():
+    report = score(load_jsonl(PHRASINGS.read_text("utf-8").splitlines()))
+    assert report["dialogues"] == 40
+    assert report["completed"] == report["dialogues"]
+    assert report["unmapped_questions"] == 0
+    for name, tally in report["fields"].items():
+        assert tally["right"] >= 0.9 * tally["scored"], (name, report["failures"])
 
 
 def test_eval_command_prints_the_json_report():
@@ -87,3 +98,13 @@ def test_extract_reports_a_bad_line_and_goes_on():
     assert out.returncode == 1
     assert "line 1" in out.stderr
     assert json.loads(out.stdout)["id"] == "ok"
+
+
+def test_eval_refuses_a_malformed_dialogue_file(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "now": "2026-11-28T10:00:00+08:00", "opening": "hi"}\n'
+                   '{"id": "b", "opening": "hi"}\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "eval", str(bad)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "line 2" in out.stderr and "'now'" in out.stderr
