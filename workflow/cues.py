@@ -35,7 +35,7 @@ class _Vocab:
     dont_know_phrases: tuple[str, ...]
     correction_cues: tuple[str, ...]
     correction_targets: dict[str, tuple[str, ...]]
-    generic_intents: tuple[str, ...]
+    generic_intents: re.Pattern[str]
     money: re.Pattern[str]
     branch_suffixes: tuple[str, ...]
     branch_not_names: tuple[str, ...]
@@ -65,7 +65,9 @@ def vocab() -> _Vocab:
         dont_know_phrases=tuple(p.lower() for p in raw["dont_know"]["phrase"]),
         correction_cues=tuple(c.lower() for c in raw["correction"]["cues"]),
         correction_targets={k: tuple(v) for k, v in raw["correction"]["target"].items()},
-        generic_intents=tuple(generic),
+        generic_intents=re.compile(
+            "|".join(rf"\b{re.escape(g)}\b" if g.isascii() else re.escape(g) for g in generic)
+        ),
         money=money,
         branch_suffixes=tuple(raw["branch"]["suffixes"]),
         branch_not_names=tuple(raw["branch"]["not_names"]),
@@ -147,10 +149,4 @@ def mentions_money(text: str) -> bool:
 
 def strip_generic(text: str) -> str:
     """The text without "I want to complain"-style phrases, for judging if it says anything."""
-    t = fold(text).lower()
-    for phrase in vocab().generic_intents:
-        if phrase.isascii():
-            t = re.sub(rf"\b{re.escape(phrase)}\b", " ", t)
-        else:
-            t = t.replace(phrase, " ")
-    return t
+    return vocab().generic_intents.sub(" ", fold(text).lower())

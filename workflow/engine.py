@@ -17,7 +17,6 @@ The dialogue, as a table (stage: message -> what happens):
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -547,7 +546,7 @@ class Engine:
             return self.new_state(lang or "zh", hints.channel)
         if isinstance(state, dict):
             return State.from_dict(state)
-        return copy.deepcopy(state)
+        return state.copy()
 
     def _reset(self, st: State) -> None:
         st.stage, st.waiting_for = "collecting", None

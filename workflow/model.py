@@ -5,7 +5,8 @@ Everything here serialises to JSON-compatible dicts so the store can keep it as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -177,6 +178,17 @@ class State:
         known["slots"] = {k: Slot(**v) for k, v in (data.get("slots") or {}).items()}
         known["version"] = SCHEMA_VERSION
         return cls(**known)
+
+    def copy(self) -> State:
+        """An independent copy; cheaper than deepcopy, which was a third of a step's time."""
+        return replace(
+            self,
+            slots={k: Slot(v.value, v.text, v.status, copy.deepcopy(v.extra))
+                   for k, v in self.slots.items()},
+            description=list(self.description),
+            asked=dict(self.asked),
+            last_case=copy.deepcopy(self.last_case),
+        )
 
     def filled(self, slot: str) -> bool:
         s = self.slots.get(slot)

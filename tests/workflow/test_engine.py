@@ -248,3 +248,11 @@ def test_a_verified_phone_is_not_asked_for(engine):
                        Hints(channel="wechat", verified_phone="+8615011112222"))
     assert step.state.value("phone") == "+8615011112222"
     assert step.waiting_for not in ("name", "phone", "description")
+
+
+def test_a_step_never_changes_the_state_it_was_given(engine):
+    step = talk(engine, "我是张伟，手机13912345678。昨天在南山支行ATM取款约两千元")
+    before = json.dumps(step.state.to_dict(), ensure_ascii=False)
+    engine.step(step.state, "金额不对，是2500元", NOW)
+    engine.step(step.state, "取消", NOW)
+    assert json.dumps(step.state.to_dict(), ensure_ascii=False) == before
