@@ -12,7 +12,9 @@ The dialogue, as a table (stage: message -> what happens):
     confirming  yes -> FileCase (stage filing);  a correction -> summary again;  no -> ask what
     filing      resume(CaseFiled) -> case number and deadline (stage filed)
     filed       a new complaint -> collecting again (name and phone kept)
-    handoff     an agent has the conversation; the bot only acknowledges until hand_back
+
+A request for a human raises HandoffRequested and the bot goes on collecting until an agent
+takes the conversation over (the shell then stops calling `step`) and hands it back.
 """
 
 from __future__ import annotations
@@ -124,9 +126,7 @@ class Engine:
         if self._command(turn, clean):
             return turn.result()
 
-        if st.stage == "handoff":
-            turn.say("handoff_waiting")
-        elif st.stage == "filing":
+        if st.stage == "filing":
             turn.say("acknowledge")
         elif st.stage == "filed":
             self._after_filing(turn, clean)
@@ -173,12 +173,10 @@ class Engine:
         """An agent returns the conversation to the bot, which carries on where it was."""
         st = self._load(state, Hints())
         turn = _Turn(st, now)
-        if st.stage == "handoff":
-            st.stage = "filed" if st.case_number and not st.slots else "collecting"
+        if st.handoff_requested:
+            st.handoff_requested = False
             turn.say("handed_back")
-            self._advance(turn)
-        else:
-            self._prompt(turn)
+        self._prompt(turn)
         return turn.result()
 
     # ---- stages ------------------------------------------------------------------------
@@ -197,9 +195,12 @@ class Engine:
                 turn.say("restarted")
                 self._advance(turn)
         elif cmd == "human":
-            st.stage = "handoff"
+            # The shell queues the conversation for an agent; until one takes over, the bot
+            # goes on collecting, so the agent starts with the details rather than nothing.
+            st.handoff_requested = True
             turn.events.append(HandoffRequested("customer_request"))
             turn.say("handoff")
+            self._prompt(turn, quiet_when_idle=False)
         elif cmd == "help":
             turn.say("help")
             self._prompt(turn)
@@ -276,7 +277,11 @@ class Engine:
         self._fill(st, ex, text, skip=answered, now=turn.now)
         # The description keeps the customer's own account: the answer to "what happened" and
         # anything substantive they say unprompted, not their answers to other questions.
-        if answered == "description" or (answered is None and ex.substantive):
+        # A message that did not answer the question asked belongs in the description only
+        # when it says more than a failed answer would (a rejected name is not an account).
+        if answered == "description" or (
+            answered is None and ex.substantive and (error is None or len(text) > 20)
+        ):
             st.description.append(text)
         if error is not None and not (set(st.slots) - before) and not ex.substantive:
             # Nothing in the message fits: say what was wrong and ask again.
@@ -295,8 +300,8 @@ class Engine:
         if slot == "resolution":
             return Slot(value=text.strip(), text=text), None
         if slot == "name":
-            m = parse_name_answer(text) or ex.name
-            return (Slot(value=m.name, text=text), None) if m else (None, "name")
+            name = _name_answer(text) or (ex.name.name if ex.name else None)
+            return (Slot(value=name, text=text), None) if name else (None, "name")
         if slot == "phone":
             if ex.phone:
                 return Slot(value=ex.phone.e164, text=ex.phone.text), None
@@ -605,6 +610,29 @@ def build_case(st: State) -> dict[str, Any]:
 # ---- helpers ------------------------------------------------------------------------------
 
 
+_SEGMENTS = re.compile(r"[\s,，。.!！?？;；:：、]+")
+_PLAIN_CJK_NAME = re.compile(r"^[\u4e00-\u9fff]{2,6}(?:[·•・][\u4e00-\u9fff]{2,8})+$")
+_NAME_LEAD = re.compile(r"^(?:我叫|我是|名字是|姓名是?|my name is|i'm|i am|this is|it's)\s*", re.I)
+_PLAIN_LATIN_NAME = re.compile(r"^[A-Z][a-zA-Z'’-]+(?: [A-Z][a-zA-Z'’-]+){1,3}$")
+
+
+def _name_answer(text: str) -> str | None:
+    """The name in an answer to "what is your name", as the customer gives it."""
+    m = parse_name_answer(text)
+    if m:
+        return m.name
+    plain = _NAME_LEAD.sub("", fold(text).strip(" .。!！"))
+    # Names outside the usual patterns ("阿依古丽·买买提", "Nguyen Van An") are taken as given.
+    if _PLAIN_CJK_NAME.match(plain) or _PLAIN_LATIN_NAME.match(plain):
+        return plain
+    # "叫我老周就行，周建华" / "张三丰 弓长张": the name is one of the pieces.
+    for piece in _SEGMENTS.split(text):
+        m = parse_name_answer(piece) if piece else None
+        if m:
+            return m.name
+    return None
+
+
 def _awaits_outcome(events: list[Event]) -> bool:
     return any(isinstance(e, FileCase | LookupStatus) for e in events)
 
@@ -616,7 +644,9 @@ def _language(st: State, text: str, hints: Hints) -> str:
         default = st.lang
     detected = detect_language(text, default=default)
     # A reply of a number or a name in Latin letters does not switch the conversation's language.
-    if detected == "en" and st.lang == "zh" and st.turn > 1 and len(text.split()) < 3:
+    if detected == "en" and st.lang == "zh" and st.turn > 1 and (
+        len(text.split()) < 3 or st.waiting_for == "name"
+    ):
         return st.lang
     return detected
 

@@ -32,7 +32,7 @@ REQUIRED: tuple[str, ...] = (
 )
 SLOTS: tuple[str, ...] = (*ASK_ORDER, "branch")
 
-Stage = Literal["collecting", "confirming", "filing", "filed", "handoff"]
+Stage = Literal["collecting", "confirming", "filing", "filed"]
 WAIT_CONFIRM = "confirm"
 
 
@@ -164,6 +164,7 @@ class State:
     turn: int = 0
     case_number: str | None = None
     channel: str | None = None
+    handoff_requested: bool = False
     last_case: dict[str, Any] | None = None  # the draft last filed, for the shell and agents
 
     def to_dict(self) -> dict[str, Any]:

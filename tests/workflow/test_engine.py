@@ -164,11 +164,26 @@ def test_cancel_forgets_everything(engine):
 def test_human_handoff_only_when_asked(engine):
     step = talk(engine, "转人工")
     assert any(isinstance(e, HandoffRequested) for e in step.events)
-    assert step.state.stage == "handoff"
+    assert step.state.handoff_requested
+    # While waiting for an agent the bot keeps collecting, so the agent starts with details.
+    assert "人工" in step.replies[0].text and step.waiting_for == "description"
     rude = talk(engine, "the agent at your branch was rude to me and kept me waiting an hour")
     assert not any(isinstance(e, HandoffRequested) for e in rude.events)
     back = engine.hand_back(step.state, NOW)
-    assert back.state.stage == "collecting" and back.waiting_for == "description"
+    assert not back.state.handoff_requested and back.waiting_for == "description"
+    assert back.replies[0].text.startswith("人工客服已结束")
+
+
+@pytest.mark.parametrize(("answer", "name"), [
+    ("叫我老周就行，周建华", "周建华"),
+    ("张三丰 弓长张", "张三丰"),
+    ("我叫阿依古丽·买买提", "阿依古丽·买买提"),
+    ("Nguyen Van An", "Nguyen Van An"),
+])
+def test_names_as_people_give_them(engine, answer, name):
+    step = talk(engine, "我要投诉！", "柜员态度很差，让我等了两个小时", answer)
+    assert step.state.value("name") == name
+    assert answer not in "".join(step.state.description)
 
 
 def test_status_query_goes_to_the_store_and_back(engine):
