@@ -418,3 +418,12 @@ def test_non_string_input() -> None:
     assert find_amounts(None) == []  # type: ignore[arg-type]
     assert extract_amount(None) is None  # type: ignore[arg-type]
     assert parse_amount_answer(12) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["再不处理我就打12378", "我要打12363投诉", "打了95588没人接"])
+def test_short_hotline_numbers_are_not_amounts(text: str) -> None:
+    assert find_amounts(text) == []
+
+
+def test_a_sum_beside_a_hotline_number_is_still_found() -> None:
+    assert extract_amount("你们再不退钱我就打12378，扣了我300").value == Decimal("300")

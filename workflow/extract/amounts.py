@@ -254,6 +254,9 @@ def _pick(candidates: list[_Candidate]) -> AmountMatch | None:
     return best.match
 
 
+_HOTLINE = re.compile(r"(?:123\d\d|95\d{3}|96\d{3}|400\d{7}|800\d{7})")
+
+
 def _candidates(text: str, *, lenient: bool) -> list[_Candidate]:
     if not isinstance(text, str) or not text:
         return []
@@ -274,6 +277,9 @@ def _candidates(text: str, *, lenient: bool) -> list[_Candidate]:
                 continue
             fragment = (start, end) != run.span()
             cand = _judge(text, work, start, end, value, approx, lenient, floor, fragment)
+            if cand is not None and not lenient and _HOTLINE.fullmatch(cand.match.text.strip()):
+                # "我就打12378": a regulator's or bank's short hotline, not a sum.
+                continue
             if cand is not None:
                 out.append(cand)
                 floor = cand.match.end
