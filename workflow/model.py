@@ -102,18 +102,7 @@ class Cancelled:
     kind: str = "cancelled"
 
 
-@dataclass(frozen=True)
-class AddendumAfterFiling:
-    """A message after filing that adds to the filed case rather than starting a new one."""
-
-    case_number: str
-    text: str
-    kind: str = "addendum"
-
-
-Event = (
-    SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled | AddendumAfterFiling
-)
+Event = SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
