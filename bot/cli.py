@@ -22,12 +22,56 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("extract", help="extract fields from single texts (JSON lines)")
     ex.add_argument("file", type=Path, nargs="?", help="JSON lines file; stdin when omitted")
 
+    sv = sub.add_parser("serve", help="run the service (HTTP app, channels, outbox dispatcher)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1, help="worker processes (PostgreSQL)")
+
+    cs = sub.add_parser("cases", help="filed cases in the store")
+    cs_sub = cs.add_subparsers(dest="cases_command", required=True)
+    cl = cs_sub.add_parser("list", help="the latest cases")
+    cl.add_argument("--json", action="store_true", help="one JSON object per line")
+    cl.add_argument("--limit", type=int, default=50)
+    csh = cs_sub.add_parser("show", help="one case with its audit trail")
+    csh.add_argument("number")
+    csh.add_argument("--json", action="store_true")
+
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.host, args.port, args.workers)
+    if args.command == "cases":
+        from bot.cases_cli import list_cases, show_case
+
+        if args.cases_command == "list":
+            return list_cases(args.limit, args.json)
+        return show_case(args.number, args.json)
     if args.command == "eval":
         return _eval(args.file, args.json)
     if args.command == "extract":
         return _extract(args.file)
     return 2
+
+
+def _serve(host: str, port: int, workers: int) -> int:
+    import logging
+
+    import uvicorn
+
+    from bot.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"intake serve: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        print("intake serve: several workers need PostgreSQL; using one", file=sys.stderr)
+        workers = 1
+    uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False)
+    return 0
 
 
 def _eval(path: Path, as_json: bool) -> int:

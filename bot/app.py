@@ -1,0 +1,239 @@
+"""The HTTP app: health, metrics, the demo page and the web chat channel's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from channels import webchat
+from channels.base import InvalidPayload, Sender
+from workflow.engine import Engine
+
+from .dispatcher import Dispatcher
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .settings import Settings
+from .store import conversations, outbox
+from .store.db import make_engine, make_sessionmaker, migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """Everything one running app holds; built once per app, never module-global."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    pipeline: Pipeline
+    dispatcher: Dispatcher
+    metrics: Metrics
+    connections: webchat.Connections
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _too_large(send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": f"request body larger than {limit} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app: migrate the store, warm the engine, mount the channels."""
+    settings = settings or Settings()
+    db = make_engine(settings.database_url)
+    migrate(db)
+    sessions = make_sessionmaker(db)
+    engine = Engine()
+    engine.warm_up()
+    metrics = Metrics()
+    connections = webchat.Connections()
+    senders: dict[str, Sender] = {"webchat": webchat.WebchatSender(connections)}
+    pipeline = Pipeline(sessions, engine, settings, metrics)
+    dispatcher = Dispatcher(sessions, senders, settings, metrics)
+    service = Service(settings, sessions, pipeline, dispatcher, metrics, connections)
+
+    def backlog() -> int:
+        with sessions() as session:
+            return outbox.backlog(session)
+
+    metrics.watch_backlog(backlog)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+            db.dispose()
+
+    app = FastAPI(title="Complaint intake", lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    _routes(app, service)
+    return app
+
+
+def _routes(app: FastAPI, service: Service) -> None:
+    pipeline, sessions = service.pipeline, service.sessions
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # report, do not raise: this is what probes read
+            return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", response_class=HTMLResponse)
+    def demo() -> HTMLResponse:
+        return HTMLResponse(_static("demo.html"))
+
+    @app.get("/channels/webchat/widget.js")
+    def widget() -> Response:
+        return Response(_static("widget.js"), media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+    @app.post("/channels/webchat/messages")
+    async def webchat_message(request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return JSONResponse({"detail": f"body is not valid JSON: {exc}"}, status_code=400)
+        try:
+            inbound = webchat.parse_http_message(data, datetime.now(UTC))
+        except InvalidPayload as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=422)
+        handled = await run_in_threadpool(pipeline.handle, inbound, answered_inline=True)
+        return JSONResponse({"replies": webchat.reply_payload(list(handled.replies)),
+                             "waiting_for": handled.waiting_for,
+                             "duplicate": handled.duplicate})
+
+    @app.get("/channels/webchat/history")
+    def webchat_history(visitor_id: str = Query(..., max_length=64)) -> JSONResponse:
+        try:
+            webchat.validate_visitor_id(visitor_id)
+        except InvalidPayload as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=422)
+        with sessions() as session:
+            rows = conversations.history(session, "webchat", visitor_id)
+            messages = []
+            for m in rows:
+                item = {"id": m.id, "direction": m.direction, "text": m.text,
+                        "quick_replies": m.quick_replies or [], "at": m.created_at.isoformat()}
+                if m.direction == "in" and m.external_id:
+                    item["client_message_id"] = m.external_id
+                messages.append(item)
+        return JSONResponse({"messages": messages})
+
+    @app.websocket("/channels/webchat/ws")
+    async def webchat_socket(socket: WebSocket) -> None:
+        visitor_id = socket.query_params.get("visitor_id", "")
+        try:
+            webchat.validate_visitor_id(visitor_id)
+        except InvalidPayload as exc:
+            await socket.close(code=1008, reason=exc.detail[:120])
+            return
+        await socket.accept()
+        service.connections.add(visitor_id, socket)
+        service.dispatcher.wake()  # anything queued for this visitor can go now
+        try:
+            while True:
+                data = await _receive_json(socket)
+                if data is None:
+                    continue
+                try:
+                    inbound = webchat.parse_ws_message(data, visitor_id, datetime.now(UTC))
+                except InvalidPayload as exc:
+                    frame = {"type": "error", "detail": exc.detail}
+                    if isinstance(data, dict) and isinstance(data.get("client_message_id"), str):
+                        frame["in_reply_to"] = data["client_message_id"][:64]
+                    await service.connections.send_to(visitor_id, socket, frame)
+                    continue
+                handled = await run_in_threadpool(pipeline.handle, inbound,
+                                                  answered_inline=True)
+                await service.connections.send_to(visitor_id, socket, {
+                    "type": "replies", "in_reply_to": inbound.message_id,
+                    "replies": webchat.reply_payload(list(handled.replies)),
+                    "waiting_for": handled.waiting_for})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            service.connections.discard(visitor_id, socket)
+
+
+async def _receive_json(socket: WebSocket) -> Any:
+    """The next frame as JSON; a malformed frame is answered with an error, not a hang-up."""
+    raw = await socket.receive_text()
+    if len(raw.encode()) > 65536:
+        await socket.send_json({"type": "error", "detail": "frame larger than 65536 bytes"})
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        await socket.send_json({"type": "error", "detail": f"frame is not valid JSON: {exc}"})
+        return None
+
+
+def _static(name: str) -> str:
+    return resources.files("channels.webchat").joinpath("static", name).read_text("utf-8")

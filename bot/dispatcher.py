@@ -1,0 +1,107 @@
+"""The outbox dispatcher: sends queued replies through their channel's sender, with retries.
+
+It survives restarts because the queue is the `outbox` table: whatever was pending when the
+service stopped is sent when it starts again. A send that fails is retried with exponential
+backoff (or after the channel's own retry_after) until delivered or given up and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import DeliveryError, Outbound, QuickReply, Sender
+
+from .metrics import Metrics
+from .settings import Settings
+from .store import outbox
+
+log = logging.getLogger(__name__)
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 600.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt` (1, 2, 4 ... capped at ten minutes)."""
+    return min(BACKOFF_MAX, BACKOFF_BASE ** max(0, attempt - 1))
+
+
+class Dispatcher:
+    def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender],
+                 settings: Settings, metrics: Metrics,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New rows are waiting: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                sent = await self.dispatch_once()
+            except Exception:  # keep the loop alive; the rows stay queued
+                log.exception("outbox dispatch failed")
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            waiter = asyncio.create_task(self._wake.wait())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=self.settings.outbox_poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def dispatch_once(self) -> int:
+        """Send what is due; the number of rows handled."""
+        channels = tuple(self.senders)
+        items = await asyncio.to_thread(self._claim, channels)
+        for item_id, channel, recipient, payload, attempts in items:
+            message = Outbound(channel=channel, user_id=recipient, text=payload["text"],
+                               quick_replies=tuple(QuickReply(q["label"], q["payload"])
+                                                   for q in payload.get("quick_replies", [])),
+                               ref=str(item_id))
+            try:
+                await self.senders[channel].send(message)
+            except DeliveryError as exc:
+                self.metrics.send_failures.labels(channel).inc()
+                await asyncio.to_thread(self._failed, item_id, attempts + 1, exc)
+                continue
+            except Exception as exc:  # an unexpected sender bug: retry like any failure
+                log.exception("sender %s failed", channel)
+                self.metrics.send_failures.labels(channel).inc()
+                await asyncio.to_thread(self._failed, item_id, attempts + 1,
+                                        DeliveryError(f"{type(exc).__name__}: {exc}"))
+                continue
+            self.metrics.messages_out.labels(channel).inc()
+            await asyncio.to_thread(self._delivered, item_id)
+        return len(items)
+
+    def _claim(self, channels: tuple[str, ...]) -> list[tuple[int, str, str, dict, int]]:
+        with self.sessions.begin() as session:
+            items = outbox.claim_due(session, self.clock(), channels=channels)
+            return [(i.id, i.channel, i.recipient, i.payload, i.attempts) for i in items]
+
+    def _delivered(self, item_id: int) -> None:
+        with self.sessions.begin() as session:
+            outbox.mark_delivered(session, item_id, self.clock())
+
+    def _failed(self, item_id: int, attempt: int, error: DeliveryError) -> None:
+        now = self.clock()
+        give_up = error.permanent or attempt >= self.settings.outbox_max_attempts
+        delay = error.retry_after if error.retry_after is not None else backoff(attempt)
+        retry_at = None if give_up else now + timedelta(seconds=delay)
+        with self.sessions.begin() as session:
+            outbox.mark_failed(session, item_id, str(error), now, retry_at=retry_at)
+        if give_up:
+            log.warning("outbox %s given up after %s attempts: %s", item_id, attempt, error)

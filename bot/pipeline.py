@@ -1,0 +1,220 @@
+"""One path for every inbound message: dedup -> lock -> engine step -> persist, in one transaction.
+
+A redelivered message (same channel and message id) stores nothing and gets the replies it
+got the first time. Replies go to the outbox in the same transaction as everything else,
+so a reply is never lost between the engine deciding it and the channel sending it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import Inbound, Outbound, QuickReply
+from workflow.deadlines import due_date
+from workflow.engine import Engine
+from workflow.extract.sensitive import find_sensitive, redact
+from workflow.model import (
+    CaseFiled,
+    FileCase,
+    HandoffRequested,
+    Hints,
+    LookupStatus,
+    Reply,
+    State,
+    StatusResult,
+    Step,
+)
+
+from .metrics import Metrics
+from .settings import Settings
+from .store import cases, conversations, customers, outbox
+from .store.models import ChannelIdentity, Conversation, Message
+
+log = logging.getLogger(__name__)
+RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What the channel needs to answer: the replies, and whether this was a redelivery."""
+
+    replies: tuple[Outbound, ...]
+    duplicate: bool
+    conversation_id: int
+    waiting_for: str | None
+    outbox_ids: tuple[int, ...] = ()
+
+
+class Pipeline:
+    def __init__(self, sessions: sessionmaker[Session], engine: Engine, settings: Settings,
+                 metrics: Metrics, clock: Callable[[], datetime] | None = None) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock or (lambda: datetime.now(UTC))
+        # SQLite takes one writer at a time; queueing writers here instead of in SQLite's
+        # busy handler (which sleeps up to 100 ms between tries) keeps latency flat.
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._writer: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if sqlite else contextlib.nullcontext())
+
+    def handle(self, inbound: Inbound, *, answered_inline: bool = False) -> Handled:
+        """Run one inbound message through; `answered_inline` marks the replies delivered
+        because the channel returns them in its response (web chat, WeChat passive reply)."""
+        started = time.perf_counter()
+        for attempt in range(RETRIES):
+            try:
+                with self._writer, self.sessions.begin() as session:
+                    result = self._handle(session, inbound, answered_inline)
+                break
+            except (IntegrityError, OperationalError) as exc:
+                # A concurrent delivery of the same message, or a serialisation conflict:
+                # the retry finds the first one's result or takes its turn.
+                if attempt == RETRIES - 1:
+                    raise
+                log.info("retrying %s message %s after %s", inbound.channel,
+                         inbound.message_id, type(exc).__name__)
+        self.metrics.pipeline_seconds.observe(time.perf_counter() - started)
+        if result.duplicate:
+            self.metrics.duplicates.labels(inbound.channel).inc()
+        else:
+            self.metrics.messages_in.labels(inbound.channel).inc()
+            if answered_inline:
+                self.metrics.messages_out.labels(inbound.channel).inc(len(result.replies))
+        return result
+
+    # ---- inside the transaction ---------------------------------------------------------
+
+    def _handle(self, session: Session, inbound: Inbound, answered_inline: bool) -> Handled:
+        now = self.clock()
+        identity = customers.identity_for(session, inbound.channel, inbound.user_id, now,
+                                          inbound.display_name)
+        conversation = conversations.open_locked(session, identity, now)
+        earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
+        if earlier is not None:
+            return self._replay(session, conversation, earlier)
+
+        masked = redact(inbound.text, find_sensitive(inbound.text))
+        message = conversations.add_message(
+            session, conversation, direction="in", sender="customer", text=masked, now=now,
+            external_id=inbound.message_id, raw=_redacted(inbound.raw, inbound.text, masked),
+            sent_at=inbound.timestamp)
+
+        if conversation.status == "handoff":
+            # An agent has this conversation: the bot stays silent, nothing is lost.
+            return Handled((), False, conversation.id, None)
+
+        customer = customers.get(session, conversation.customer_id)
+        verified = customer.phone if customer and customer.phone_confirmed_at else None
+        local_now = now.astimezone(self.settings.zone)
+        state = State.from_dict(conversation.state) if conversation.state else None
+        t0 = time.perf_counter()
+        step = self.engine.step(state, inbound.text, local_now,
+                                Hints(channel=inbound.channel, lang=inbound.lang,
+                                      verified_phone=verified))
+        self.metrics.step_seconds.observe(time.perf_counter() - t0)
+        step, replies = self._carry_out(session, conversation, step, now, local_now)
+        conversations.save_state(session, conversation, step.state.to_dict(), now)
+
+        outbound: list[Outbound] = []
+        ids: list[int] = []
+        for reply in replies:
+            payload = _payload(reply)
+            out = conversations.add_message(
+                session, conversation, direction="out", sender="bot", text=reply.text, now=now,
+                reply_to_id=message.id, quick_replies=payload["quick_replies"])
+            item = outbox.enqueue(session, out, recipient=inbound.user_id, payload=payload,
+                                  now=now, delivered=answered_inline)
+            session.flush()
+            ids.append(item.id)
+            outbound.append(_outbound(inbound.channel, inbound.user_id, reply.text,
+                                      payload["quick_replies"], item.id))
+        return Handled(tuple(outbound), False, conversation.id, step.state.waiting_for,
+                       tuple(ids))
+
+    def _carry_out(self, session: Session, conversation: Conversation, step: Step,
+                   now: datetime, local_now: datetime) -> tuple[Step, list[Reply]]:
+        """Do what the engine asked (file, look up, hand over) and collect every reply."""
+        replies = list(step.replies)
+        for event in step.events:
+            if isinstance(event, FileCase):
+                due = due_date(local_now.date(), self.settings.answer_days)
+                number = cases.next_number(session, local_now.date(), self.settings.case_prefix)
+                customer_id = customers.confirm_phone(
+                    session, conversation.customer_id, event.case.get("name"),
+                    event.case.get("phone"), now)
+                session.flush()
+                session.refresh(conversation)
+                cases.file(session, event.case, number=number, customer_id=customer_id,
+                           conversation_id=conversation.id, channel=conversation.channel,
+                           now=now, due=due)
+                self.metrics.cases_filed.labels(conversation.channel,
+                                                event.case.get("priority", "normal")).inc()
+                step = self.engine.resume(step.state, CaseFiled(number, due.isoformat()),
+                                          local_now)
+                replies.extend(step.replies)
+            elif isinstance(event, LookupStatus):
+                case = cases.find_for_customer(session, event.case_number,
+                                               conversation.customer_id)
+                if case is None:
+                    result = StatusResult(event.case_number, False)
+                else:
+                    updated = cases.last_update(session, case).astimezone(self.settings.zone)
+                    result = StatusResult(case.number, True, case.status,
+                                          case.due_date.isoformat(), updated.strftime(
+                                              "%Y-%m-%d %H:%M"))
+                step = self.engine.resume(step.state, result, local_now)
+                replies.extend(step.replies)
+            elif isinstance(event, HandoffRequested):
+                conversation.handoff_requested_at = conversation.handoff_requested_at or now
+        return step, replies
+
+    def _replay(self, session: Session, conversation: Conversation, earlier: Message) -> Handled:
+        replies = conversations.replies_to(session, earlier.id)
+        outbound = tuple(_outbound(conversation.channel, _recipient(session, conversation),
+                                   m.text, m.quick_replies or [], None) for m in replies)
+        waiting = (conversation.state or {}).get("waiting_for")
+        return Handled(outbound, True, conversation.id, waiting)
+
+
+def _recipient(session: Session, conversation: Conversation) -> str:
+    identity = session.get(ChannelIdentity, conversation.identity_id)
+    return identity.external_id if identity else ""
+
+
+def _payload(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text,
+            "quick_replies": [{"label": q.label, "payload": q.payload}
+                              for q in reply.quick_replies]}
+
+
+def _outbound(channel: str, user_id: str, text: str, quick: list[dict[str, str]],
+              ref: int | None) -> Outbound:
+    return Outbound(channel=channel, user_id=user_id, text=text,
+                    quick_replies=tuple(QuickReply(q["label"], q["payload"]) for q in quick),
+                    ref=str(ref) if ref is not None else None)
+
+
+def _redacted(raw: Any, text: str, masked: str) -> Any:
+    """The raw payload with the customer's text masked wherever it appears in it."""
+    if raw is None or text == masked:
+        return raw
+    if isinstance(raw, dict):
+        return {k: _redacted(v, text, masked) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_redacted(v, text, masked) for v in raw]
+    if isinstance(raw, str) and text in raw:
+        return raw.replace(text, masked)
+    return raw

@@ -1,0 +1,38 @@
+"""Settings from the environment (INTAKE_*) and an optional .env file; passed in, never global."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///intake.db",
+        description="SQLAlchemy URL: a SQLite file (default) or postgresql+psycopg://...",
+    )
+    timezone: str = Field("Asia/Shanghai", description="the institution's time zone: case "
+                          "numbers, due dates and relative dates follow its calendar")
+    case_prefix: str = Field("TS", pattern=r"^[A-Z]{2}$", description="case number prefix")
+    answer_days: int = Field(15, ge=1, le=60, description="days to answer a complaint")
+    max_body_bytes: int = Field(65536, ge=1024, description="largest request body accepted")
+    outbox_max_attempts: int = Field(12, ge=1, description="sends tried before giving up")
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="outbox dispatcher idle poll")
+    log_level: str = Field("INFO", description="logging level")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

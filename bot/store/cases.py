@@ -1,0 +1,144 @@
+"""Owner of `cases`, `case_events` and `case_counters`: filed complaints and their audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import Case, CaseCounter, CaseEvent
+
+# The fields of the brief, in the brief's order, as `--json` and exports name them.
+FIELDS = ("name", "phone", "business", "description", "incident_time", "resolution", "amount",
+          "currency", "branch", "category", "secondary_categories", "priority")
+
+
+def next_number(session: Session, day: date, prefix: str) -> str:
+    """A new case number for `day`, e.g. TS20261128-0042: unique under concurrency.
+
+    One atomic upsert per number: concurrent transactions queue on the day's counter row.
+    """
+    key = day.strftime("%Y%m%d")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CaseCounter).values(day=key, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.day],
+                                      set_={"last": CaseCounter.last + 1})
+    last = session.scalar(stmt.returning(CaseCounter.last))
+    return f"{prefix}{key}-{last:04d}"
+
+
+def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: int,
+         conversation_id: int | None, channel: str, now: datetime, due: date,
+         actor: str = "customer") -> Case:
+    """Store the engine's case draft as a new case, with its `filed` audit event."""
+    case = Case(
+        number=number, customer_id=customer_id, conversation_id=conversation_id,
+        channel=channel, language=draft.get("language") or "zh",
+        name=draft.get("name"), phone=draft.get("phone"), business=draft.get("business"),
+        description=draft.get("description") or "",
+        incident_time=_date(draft.get("incident_time")),
+        incident_time_text=draft.get("incident_time_text"),
+        resolution=draft.get("resolution"), amount=_amount(draft.get("amount")),
+        currency=draft.get("currency"), branch=draft.get("branch"),
+        category=draft.get("category") or "service",
+        secondary_categories=list(draft.get("secondary_categories") or []),
+        priority=draft.get("priority") or "normal", reasons=draft.get("reasons") or {},
+        regulatory=draft.get("regulatory") or {}, missing=list(draft.get("missing") or []),
+        status="open", due_date=due, filed_at=now, updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    record(session, case, actor=actor, action="filed", before=None, after=to_dict(case), now=now)
+    return case
+
+
+def record(session: Session, case: Case, *, actor: str, action: str,
+           before: dict[str, Any] | None, after: dict[str, Any] | None, now: datetime) -> None:
+    session.add(CaseEvent(case_id=case.id, actor=actor, action=action, before=before,
+                          after=after, at=now))
+
+
+def find_for_customer(session: Session, number: str, customer_id: int) -> Case | None:
+    """A case by number, only if this customer owns it (status queries answer no one else)."""
+    return session.scalar(select(Case).where(Case.number == number.upper(),
+                                             Case.customer_id == customer_id))
+
+
+def by_number(session: Session, number: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.number == number.upper()))
+
+
+def latest(session: Session, limit: int = 50, offset: int = 0) -> list[Case]:
+    return list(session.scalars(select(Case).order_by(Case.id.desc()).limit(limit)
+                                .offset(offset)))
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def events(session: Session, case_id: int) -> list[CaseEvent]:
+    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
+                                .order_by(CaseEvent.id)))
+
+
+def last_update(session: Session, case: Case) -> datetime:
+    at = session.scalar(select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id))
+    return at or case.updated_at
+
+
+def to_dict(case: Case) -> dict[str, Any]:
+    """The case with the brief's field names plus number, status, channel and due_date."""
+    amount = case.amount
+    return {
+        "number": case.number,
+        "status": case.status,
+        "channel": case.channel,
+        "due_date": case.due_date.isoformat(),
+        "filed_at": case.filed_at.isoformat() if case.filed_at else None,
+        "name": case.name,
+        "phone": case.phone,
+        "business": case.business,
+        "description": case.description,
+        "incident_time": case.incident_time.isoformat() if case.incident_time else None,
+        "incident_time_text": case.incident_time_text,
+        "resolution": case.resolution,
+        "amount": _number(amount) if amount is not None else None,
+        "currency": case.currency,
+        "branch": case.branch,
+        "category": case.category,
+        "secondary_categories": list(case.secondary_categories or []),
+        "priority": case.priority,
+        "reasons": case.reasons,
+        "regulatory": case.regulatory,
+        "missing": list(case.missing or []),
+        "language": case.language,
+    }
+
+
+def _number(value: Decimal) -> int | float:
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _amount(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None

@@ -1,0 +1,78 @@
+"""Owner of `customers` and `channel_identities`: who a customer is, on every channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import Case, ChannelIdentity, Conversation, Customer
+
+
+def identity_for(
+    session: Session, channel: str, external_id: str, now: datetime,
+    display_name: str | None = None,
+) -> ChannelIdentity:
+    """The identity of this channel user, created (with a new customer) on first contact."""
+    found = _identity(session, channel, external_id)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            customer = Customer(created_at=now, updated_at=now)
+            session.add(customer)
+            session.flush()
+            identity = ChannelIdentity(channel=channel, external_id=external_id,
+                                       customer_id=customer.id, display_name=display_name,
+                                       created_at=now)
+            session.add(identity)
+            session.flush()
+            return identity
+    except IntegrityError:
+        # Another request created it first; theirs is the one.
+        found = _identity(session, channel, external_id)
+        if found is None:
+            raise
+        return found
+
+
+def _identity(session: Session, channel: str, external_id: str) -> ChannelIdentity | None:
+    return session.scalar(select(ChannelIdentity).where(
+        ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))
+
+
+def get(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def confirm_phone(
+    session: Session, customer_id: int, name: str | None, phone: str | None, now: datetime
+) -> int:
+    """Record a phone the customer confirmed; link to the customer who already has it.
+
+    Returns the id of the customer that now holds this person (the older one on a merge),
+    so one person complaining on WeChat and on the web chat is one customer.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None or not phone:
+        return customer_id
+    other = session.scalar(
+        select(Customer).where(Customer.phone == phone, Customer.phone_confirmed_at.is_not(None),
+                               Customer.id != customer_id).order_by(Customer.id).limit(1))
+    if other is None:
+        customer.phone = phone
+        customer.phone_confirmed_at = now
+        if name:
+            customer.name = name
+        customer.updated_at = now
+        return customer_id
+    for model in (ChannelIdentity, Conversation, Case):
+        session.execute(update(model).where(model.customer_id == customer_id)
+                        .values(customer_id=other.id))
+    if name and not other.name:
+        other.name = name
+    other.updated_at = now
+    session.delete(customer)
+    return other.id

@@ -1,0 +1,143 @@
+"""Engines, sessions and schema migrations for the store.
+
+SQLite (``sqlite:///path.db``) is for a single machine: WAL, and every transaction starts
+with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead of failing
+with "database is locked" when a read transaction tries to become a write transaction.
+PostgreSQL (``postgresql+psycopg://...``) is for everything else.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "alembic_config",
+    "lock_for_migration",
+    "make_engine",
+    "make_sessionmaker",
+    "migrate",
+]
+
+SQLITE_BUSY_TIMEOUT_S = 30
+# Key of the PostgreSQL advisory lock taken around migrations (any constant bigint will do;
+# this one is b"intakemg" read as a big-endian integer).
+MIGRATION_LOCK_KEY = int.from_bytes(b"intakemg", "big")
+
+# Alembic's `context` module proxy is process-global, so two migrations must not run their
+# env.py at the same time in one process (different engines, different threads).
+_alembic_lock = threading.Lock()
+
+
+def _parse(url: str | URL) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {url!r}") from exc
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        return parsed
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgresql+psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}: use sqlite:///path.db "
+        "or postgresql+psycopg://user@host/db"
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a ``sqlite:///`` or ``postgresql+psycopg://`` URL (ValueError otherwise)."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop pysqlite from emitting BEGIN itself (and from committing before DDL);
+        # the "begin" listener below emits our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Take the write lock up front: waiting for it honours busy_timeout, whereas upgrading
+        # a read transaction to a write one fails at once under contention.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for the migrations shipped in ``bot/migrations`` (no alembic.ini).
+
+    With a connection, env.py runs the migrations on it, inside its current transaction.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(files("bot") / "migrations"))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def lock_for_migration(connection: Connection) -> None:
+    """On PostgreSQL, wait for the migration advisory lock, held until the transaction ends.
+
+    On SQLite the transaction's BEGIN IMMEDIATE already serialises writers.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database to the newest migration; a no-op when it is already there.
+
+    Safe to call from several processes at once: on PostgreSQL they queue on an advisory
+    lock, on SQLite on the write lock, and the later ones find nothing left to do.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # Table rebuilds in batch migrations must not cascade or fail on foreign keys;
+            # the pragma only takes effect outside a transaction. Checked before commit.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                lock_for_migration(connection)
+                with _alembic_lock:
+                    command.upgrade(alembic_config(connection), "head")
+                if sqlite:
+                    problems = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if problems:
+                        raise RuntimeError(f"migration broke foreign keys: {problems[:10]}")
+        finally:
+            if sqlite and not connection.invalidated:
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")

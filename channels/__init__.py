@@ -1,0 +1,1 @@
+"""Channels: each translates its wire format to and from the normalised messages in `base`."""

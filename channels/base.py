@@ -1,0 +1,84 @@
+"""The normalised messages every channel speaks, and what a channel's sender promises.
+
+A channel's *in* half turns a verified request into `Inbound` messages; its *out* half
+sends `Outbound` messages in the channel's own format and limits. Channels never open the
+store; what they must remember they keep through a `ChannelMemory` they are given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class QuickReply:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str                 # image | file | voice | video | other
+    ref: str                  # the channel's own file id or URL
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str              # "webchat", "telegram", "wechat", "hotline"
+    user_id: str              # the customer's id on that channel
+    message_id: str           # the channel's id of this message: the dedup key
+    text: str
+    timestamp: datetime
+    kind: str = "text"        # text | attachment | event | other
+    attachments: tuple[Attachment, ...] = ()
+    display_name: str | None = None
+    lang: str | None = None
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outbound:
+    channel: str
+    user_id: str
+    text: str
+    quick_replies: tuple[QuickReply, ...] = ()
+    ref: str | None = None    # the outbox row this comes from, for logs
+
+
+class InvalidPayload(ValueError):
+    """The request is not a valid message of this channel; `detail` says why, for a 4xx."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class DeliveryError(Exception):
+    """A send failed. `permanent` means retrying cannot help; `retry_after` is in seconds."""
+
+    def __init__(self, reason: str, *, permanent: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Sender(Protocol):
+    """The *out* half of a channel."""
+
+    channel: str
+
+    async def send(self, message: Outbound) -> None:
+        """Deliver or raise DeliveryError."""
+        ...
+
+
+class ChannelMemory(Protocol):
+    """Small key-value memory the service gives a channel (an offset, a token)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...

@@ -1,0 +1,33 @@
+"""The web chat channel: the widget's HTTP and WebSocket messages, and pushes to open tabs.
+
+Wire formats (see `static/widget.js`, the browser half):
+
+* `POST /channels/webchat/messages` body: `{"visitor_id", "text", "client_message_id",
+  "lang"?}` -> `parse_http_message`; the response is `{"replies": reply_payload(...)}`.
+* WebSocket `/channels/webchat/ws?visitor_id=...`, browser -> server:
+  `{"type": "message", "text", "client_message_id", "lang"?}` -> `parse_ws_message`;
+  server -> browser: `{"type": "replies", "in_reply_to": id, "replies": [...]}` for that
+  message, `{"type": "message", "replies": [...]}` for a push (`WebchatSender`).
+* A reply is `{"text", "quick_replies": [{"label", "payload"}]}`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .connections import Connections, WebchatSender, reply_payload
+from .parse import CHANNEL, MAX_TEXT, parse_http_message, parse_ws_message, validate_visitor_id
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+__all__ = [
+    "CHANNEL",
+    "MAX_TEXT",
+    "STATIC_DIR",
+    "Connections",
+    "WebchatSender",
+    "parse_http_message",
+    "parse_ws_message",
+    "reply_payload",
+    "validate_visitor_id",
+]

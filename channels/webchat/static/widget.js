@@ -1,0 +1,642 @@
+/*
+ * Complaint web chat widget. Embed with ONE tag:
+ *   <script src="/channels/webchat/widget.js" defer data-lang="zh" data-endpoint="..."></script>
+ * data-lang: "zh" | "en" (optional; UI language, also sent with each message).
+ * data-endpoint: base URL of the service (optional; defaults to this script's origin).
+ *
+ * Plain JavaScript, no dependencies. Every piece of text goes in with textContent or
+ * createTextNode: messages may contain markup and must never be parsed as HTML.
+ *
+ * Wire formats:
+ *   GET  {base}/channels/webchat/history?visitor_id=V
+ *        -> {"messages": [{"direction": "in"|"out", "text", "quick_replies": [...],
+ *                          "client_message_id"?, "id"?}]}
+ *   POST {base}/channels/webchat/messages
+ *        {"visitor_id", "text", "client_message_id", "lang"?} -> {"replies": [...]}
+ *   WS   {base}/channels/webchat/ws?visitor_id=V
+ *        browser -> server: {"type": "message", "text", "client_message_id", "lang"?}
+ *        server -> browser: {"type": "replies", "in_reply_to": id, "replies": [...]}
+ *                           {"type": "message", "replies": [...], "id"?}
+ *                           {"type": "error", "in_reply_to": id, "detail"}
+ *   reply = {"text", "quick_replies": [{"label", "payload"}]}
+ * "in" is the customer's side, "out" the service's (the server's point of view).
+ */
+(() => {
+  "use strict";
+
+  if (window.__complaintChatWidget) return;
+  window.__complaintChatWidget = true;
+
+  const script = document.currentScript ||
+    document.querySelector('script[src*="/channels/webchat/widget.js"]');
+
+  // ---- configuration ------------------------------------------------------------------
+  const scriptUrl = new URL(script && script.src ? script.src : location.href, location.href);
+  const endpointAttr = script && script.dataset.endpoint;
+  const base = new URL(endpointAttr || scriptUrl.origin, location.href);
+  const baseHref = base.href.replace(/\/+$/, "");
+  const langAttr = script && script.dataset.lang;
+  const explicitLang = langAttr === "zh" || langAttr === "en" ? langAttr : null;
+  const lang = explicitLang ||
+    ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
+
+  const MAX_TEXT = 4000;
+  const ACK_TIMEOUT_MS = 8000;      // a socket message not answered by then goes by POST
+  const POST_RETRIES = 4;           // automatic POST attempts before "failed, retry"
+  const STORE_PREFIX = "complaintChat:";
+
+  const T = {
+    zh: {
+      title: "在线投诉 / Complaints",
+      open: "打开在线投诉",
+      close: "关闭",
+      input: "输入您的问题",
+      placeholder: "请描述您遇到的问题…（Enter 发送，Shift+Enter 换行）",
+      send: "发送",
+      sending: "发送中…",
+      failed: "发送失败，重试",
+      rejected: "无法发送：",
+      offline: "连接中断，正在重连…",
+      log: "对话记录",
+      quick: "快捷回复",
+      unread: "条新消息",
+    },
+    en: {
+      title: "在线投诉 / Complaints",
+      open: "Open the complaints chat",
+      close: "Close",
+      input: "Type your message",
+      placeholder: "Describe your problem… (Enter to send, Shift+Enter for a new line)",
+      send: "Send",
+      sending: "Sending…",
+      failed: "Failed — retry",
+      rejected: "Could not send: ",
+      offline: "Connection lost, reconnecting…",
+      log: "Conversation",
+      quick: "Quick replies",
+      unread: "new messages",
+    },
+  }[lang];
+
+  // ---- storage (localStorage when allowed, memory otherwise) --------------------------
+  const memory = new Map();
+  const store = {
+    get(key) {
+      try {
+        return window.localStorage.getItem(STORE_PREFIX + key);
+      } catch (_) {
+        return memory.has(key) ? memory.get(key) : null;
+      }
+    },
+    set(key, value) {
+      memory.set(key, value);
+      try {
+        window.localStorage.setItem(STORE_PREFIX + key, value);
+      } catch (_) { /* private mode or full: memory keeps it for this page */ }
+    },
+  };
+
+  function randomId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    const bytes = new Uint8Array(16);
+    if (window.crypto && window.crypto.getRandomValues) {
+      window.crypto.getRandomValues(bytes);
+    } else {
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+    }
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const VISITOR_RE = /^[A-Za-z0-9_-]{8,64}$/;
+  let visitorId = store.get("visitor_id");
+  if (!visitorId || !VISITOR_RE.test(visitorId)) {
+    visitorId = randomId();
+    store.set("visitor_id", visitorId);
+  }
+
+  // Unsent messages: [{id, text, label}] in the order typed, kept until acknowledged.
+  function loadPending() {
+    try {
+      const list = JSON.parse(store.get("pending:" + visitorId) || "[]");
+      return Array.isArray(list)
+        ? list.filter((m) => m && typeof m.id === "string" && typeof m.text === "string")
+        : [];
+    } catch (_) {
+      return [];
+    }
+  }
+  let pending = loadPending();
+  function savePending() {
+    store.set("pending:" + visitorId,
+      JSON.stringify(pending.map(({ id, text, label }) => ({ id, text, label }))));
+  }
+
+  function url(path, params) {
+    const u = new URL(baseHref + path);
+    for (const [k, v] of Object.entries(params || {})) u.searchParams.set(k, v);
+    return u;
+  }
+
+  // ---- styles -------------------------------------------------------------------------
+  const css = `
+.cw-root{position:fixed;right:20px;bottom:20px;z-index:2147483000;font:14px/1.5 system-ui,
+ -apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;color:#1f2933}
+.cw-root *{box-sizing:border-box}
+.cw-launcher{width:60px;height:60px;border-radius:50%;border:0;background:#b3202a;color:#fff;
+ cursor:pointer;box-shadow:0 6px 18px rgba(0,0,0,.25);font-size:26px;position:relative}
+.cw-launcher:focus-visible,.cw-root button:focus-visible,.cw-input:focus-visible{
+ outline:3px solid #f5b400;outline-offset:2px}
+.cw-badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;
+ background:#f5b400;color:#1f2933;font-size:12px;font-weight:700;line-height:20px;padding:0 5px}
+.cw-badge[hidden]{display:none}
+.cw-panel{position:absolute;right:0;bottom:76px;width:min(370px,calc(100vw - 40px));
+ height:min(560px,calc(100vh - 120px));background:#fff;border-radius:12px;display:flex;
+ flex-direction:column;overflow:hidden;box-shadow:0 12px 40px rgba(0,0,0,.28)}
+.cw-panel[hidden]{display:none}
+.cw-header{background:#b3202a;color:#fff;padding:12px 14px;display:flex;align-items:center;
+ justify-content:space-between;font-weight:600;font-size:15px;margin:0}
+.cw-close{background:transparent;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;
+ padding:2px 6px;border-radius:4px}
+.cw-status{background:#fff4d6;color:#6b4e00;font-size:12px;padding:4px 12px}
+.cw-status[hidden]{display:none}
+.cw-log{flex:1;overflow-y:auto;padding:12px;background:#f6f7f9;display:flex;
+ flex-direction:column;gap:8px}
+.cw-msg{max-width:85%;display:flex;flex-direction:column}
+.cw-msg[data-direction=in]{align-self:flex-end;align-items:flex-end}
+.cw-msg[data-direction=out]{align-self:flex-start;align-items:flex-start}
+.cw-bubble{padding:8px 11px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere;
+ word-break:break-word}
+.cw-msg[data-direction=in] .cw-bubble{background:#b3202a;color:#fff;border-bottom-right-radius:4px}
+.cw-msg[data-direction=out] .cw-bubble{background:#fff;border:1px solid #e1e4e8;
+ border-bottom-left-radius:4px}
+.cw-msg-status{font-size:11px;color:#6b7280;margin-top:2px;background:none;border:0;padding:0}
+button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
+.cw-quick{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
+.cw-quick button{border:1px solid #b3202a;color:#b3202a;background:#fff;border-radius:16px;
+ padding:4px 12px;cursor:pointer;font:inherit;font-size:13px}
+.cw-quick button:hover{background:#fbeaea}
+.cw-quick button:disabled{opacity:.5;cursor:default}
+.cw-form{display:flex;gap:8px;padding:10px;border-top:1px solid #e1e4e8;background:#fff;margin:0}
+.cw-input{flex:1;resize:none;border:1px solid #c9ced6;border-radius:8px;padding:8px 10px;
+ font:inherit;min-height:40px;max-height:120px}
+.cw-send{border:0;border-radius:8px;background:#b3202a;color:#fff;padding:0 16px;font:inherit;
+ cursor:pointer}
+.cw-send:disabled{background:#c9ced6;cursor:default}
+.cw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
+ white-space:nowrap}
+`;
+
+  // ---- DOM ----------------------------------------------------------------------------
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else node.setAttribute(k, v);
+    }
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  const style = el("style", {}, css);
+  const root = el("div", { class: "cw-root", "data-testid": "chat-widget" });
+  root.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
+
+  const panelId = "cw-panel-" + Math.random().toString(36).slice(2, 8);
+  const launcher = el("button", {
+    class: "cw-launcher", type: "button", "data-testid": "chat-launcher",
+    "aria-label": T.open, "aria-expanded": "false", "aria-controls": panelId,
+  });
+  launcher.appendChild(el("span", { "aria-hidden": "true" }, "💬"));
+  const badge = el("span", { class: "cw-badge", "data-testid": "chat-unread" });
+  badge.hidden = true;
+  launcher.appendChild(badge);
+
+  const titleId = panelId + "-title";
+  const panel = el("section", {
+    class: "cw-panel", id: panelId, role: "dialog", "aria-labelledby": titleId,
+    "data-testid": "chat-panel",
+  });
+  panel.hidden = true;
+  const header = el("h2", { class: "cw-header" });
+  header.appendChild(el("span", { id: titleId }, T.title));
+  const closeBtn = el("button", {
+    class: "cw-close", type: "button", "aria-label": T.close, "data-testid": "chat-close",
+  }, "×");
+  header.appendChild(closeBtn);
+  const status = el("div", { class: "cw-status", role: "status", "data-testid": "chat-status" });
+  status.hidden = true;
+  const log = el("div", {
+    class: "cw-log", role: "log", "aria-live": "polite", "aria-label": T.log,
+    "data-testid": "chat-log", tabindex: "0",
+  });
+  const form = el("form", { class: "cw-form", "data-testid": "chat-form" });
+  const inputId = panelId + "-input";
+  const label = el("label", { class: "cw-sr", for: inputId }, T.input);
+  const input = el("textarea", {
+    class: "cw-input", id: inputId, rows: "1", maxlength: String(MAX_TEXT),
+    placeholder: T.placeholder, "aria-label": T.input, "data-testid": "chat-input",
+  });
+  const sendBtn = el("button", {
+    class: "cw-send", type: "submit", "aria-label": T.send, "data-testid": "chat-send",
+  }, T.send);
+  form.append(label, input, sendBtn);
+  panel.append(header, status, log, form);
+  root.append(panel, launcher);
+
+  // ---- rendering ----------------------------------------------------------------------
+  const bubbles = new Map();      // client_message_id -> {node, statusNode}
+  const seenIds = new Set();      // ids of server messages already shown (when it gives ids)
+  const answered = new Set();     // client_message_ids already answered: later answers ignored
+  let unread = 0;
+
+  function scrollDown() {
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function clearQuickReplies() {
+    for (const group of log.querySelectorAll(".cw-quick")) group.remove();
+  }
+
+  function renderMessage(direction, text, quickReplies) {
+    const node = el("div", { class: "cw-msg", "data-testid": "chat-message",
+      "data-direction": direction });
+    node.appendChild(el("div", { class: "cw-bubble" }, String(text)));
+    if (direction === "out" && Array.isArray(quickReplies) && quickReplies.length) {
+      const group = el("div", { class: "cw-quick", role: "group", "aria-label": T.quick });
+      for (const q of quickReplies) {
+        if (!q || typeof q.payload !== "string") continue;
+        const labelText = typeof q.label === "string" && q.label ? q.label : q.payload;
+        const btn = el("button", { type: "button", "data-testid": "quick-reply",
+          "data-payload": q.payload }, labelText);
+        btn.addEventListener("click", () => {
+          for (const b of group.querySelectorAll("button")) b.disabled = true;
+          submit(q.payload, labelText);
+        });
+        group.appendChild(btn);
+      }
+      node.appendChild(group);
+    }
+    log.appendChild(node);
+    scrollDown();
+    return node;
+  }
+
+  function renderReplies(replies) {
+    if (!Array.isArray(replies) || !replies.length) return;
+    clearQuickReplies();
+    for (const r of replies) {
+      if (r && typeof r.text === "string") renderMessage("out", r.text, r.quick_replies);
+    }
+    if (panel.hidden) {
+      unread += replies.length;
+      badge.textContent = String(unread);
+      badge.hidden = false;
+      launcher.setAttribute("aria-label", `${T.open} (${unread} ${T.unread})`);
+    }
+  }
+
+  function setBubbleState(item, state, detail) {
+    const b = bubbles.get(item.id);
+    if (!b) return;
+    b.node.dataset.state = state;
+    if (b.statusNode) b.statusNode.remove();
+    b.statusNode = null;
+    if (state === "sending") {
+      b.statusNode = el("span", { class: "cw-msg-status", "data-testid": "chat-sending" },
+        T.sending);
+    } else if (state === "failed") {
+      b.statusNode = el("button", { class: "cw-msg-status", type: "button",
+        "data-testid": "chat-retry" }, detail ? T.rejected + detail : T.failed);
+      b.statusNode.addEventListener("click", () => {
+        item.attempts = 0;
+        deliver(item);
+      });
+    }
+    if (b.statusNode) b.node.appendChild(b.statusNode);
+  }
+
+  function renderPending(item) {
+    clearQuickReplies();
+    const node = renderMessage("in", item.label || item.text);
+    node.dataset.clientMessageId = item.id;
+    bubbles.set(item.id, { node, statusNode: null });
+    setBubbleState(item, "sending");
+  }
+
+  // ---- sending ------------------------------------------------------------------------
+  let socket = null;
+  let socketOpen = false;
+
+  function findPending(id) {
+    return pending.find((m) => m.id === id);
+  }
+
+  function acknowledge(id, replies) {
+    if (answered.has(id)) return;      // a late or duplicate answer (retry, dedup)
+    answered.add(id);
+    const item = findPending(id);
+    if (item) {
+      clearTimeout(item.timer);
+      pending = pending.filter((m) => m.id !== id);
+      savePending();
+      setBubbleState(item, "sent");
+    }
+    renderReplies(replies);
+  }
+
+  function reject(id, detail) {
+    const item = findPending(id);
+    if (!item) return;
+    clearTimeout(item.timer);
+    item.inflight = false;
+    setBubbleState(item, "failed", detail);
+  }
+
+  function deliver(item) {
+    if (item.inflight || answered.has(item.id)) return;
+    item.inflight = true;
+    setBubbleState(item, "sending");
+    const frame = { type: "message", text: item.text, client_message_id: item.id };
+    if (explicitLang) frame.lang = explicitLang;
+    if (socket && socketOpen) {
+      try {
+        socket.send(JSON.stringify(frame));
+        item.via = "ws";
+        clearTimeout(item.timer);
+        // No answer in time: the same id by POST; the server's dedup makes it safe.
+        item.timer = setTimeout(() => {
+          if (findPending(item.id)) post(item);
+        }, ACK_TIMEOUT_MS);
+        return;
+      } catch (_) { /* fall through to POST */ }
+    }
+    post(item);
+  }
+
+  async function post(item) {
+    item.inflight = true;
+    item.via = "post";
+    clearTimeout(item.timer);
+    const body = { visitor_id: visitorId, text: item.text, client_message_id: item.id };
+    if (explicitLang) body.lang = explicitLang;
+    let permanent = null;
+    try {
+      const res = await fetch(url("/channels/webchat/messages"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (res.ok) {
+        const data = await res.json().catch(() => ({}));
+        acknowledge(item.id, data && data.replies);
+        return;
+      }
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+        const data = await res.json().catch(() => null);
+        permanent = (data && typeof data.detail === "string" && data.detail) ||
+          String(res.status);
+      }
+    } catch (_) { /* network error: retry below */ }
+    if (answered.has(item.id)) return;  // answered over the socket meanwhile
+    item.inflight = false;
+    if (permanent) {
+      setBubbleState(item, "failed", permanent);
+      return;
+    }
+    item.attempts = (item.attempts || 0) + 1;
+    if (item.attempts < POST_RETRIES) {
+      setBubbleState(item, "sending");
+      const delay = 1000 * 2 ** (item.attempts - 1);
+      item.timer = setTimeout(() => deliver(item), delay);
+    } else {
+      setBubbleState(item, "failed");
+    }
+  }
+
+  function submit(text, shownLabel) {
+    const clean = String(text).trim();
+    if (!clean) return false;
+    const item = { id: randomId(), text: clean.slice(0, MAX_TEXT) };
+    if (shownLabel && shownLabel !== clean) item.label = shownLabel;
+    pending.push(item);
+    savePending();
+    renderPending(item);
+    deliver(item);
+    return true;
+  }
+
+  function flushPending() {
+    for (const item of pending) {
+      if (!item.inflight) {
+        item.attempts = 0;
+        deliver(item);
+      }
+    }
+  }
+
+  // ---- socket -------------------------------------------------------------------------
+  let backoff = 1000;
+  let reconnectTimer = null;
+  let connectedOnce = false;
+
+  function handleFrame(frame) {
+    if (!frame || typeof frame !== "object") return;
+    if (frame.type === "replies" && typeof frame.in_reply_to === "string") {
+      acknowledge(frame.in_reply_to, frame.replies);
+    } else if (frame.type === "message") {
+      if (typeof frame.id === "string") {
+        if (seenIds.has(frame.id)) return;
+        seenIds.add(frame.id);
+      }
+      renderReplies(frame.replies);
+    } else if (frame.type === "error" && typeof frame.in_reply_to === "string") {
+      reject(frame.in_reply_to, typeof frame.detail === "string" ? frame.detail : "");
+    }
+  }
+
+  function connect() {
+    if (socket || typeof WebSocket !== "function") return;
+    const u = url("/channels/webchat/ws", { visitor_id: visitorId });
+    u.protocol = base.protocol === "https:" || location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(u.href);
+    } catch (_) {
+      scheduleReconnect();
+      return;
+    }
+    socket = ws;
+    ws.addEventListener("open", () => {
+      socketOpen = true;
+      backoff = 1000;
+      status.hidden = true;
+      if (connectedOnce) loadHistory(true);   // catch up on what was pushed meanwhile
+      connectedOnce = true;
+      flushPending();
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (_) {
+        return;
+      }
+      handleFrame(frame);
+    });
+    ws.addEventListener("close", () => {
+      if (socket !== ws) return;
+      socket = null;
+      socketOpen = false;
+      if (connectedOnce) {
+        status.textContent = T.offline;
+        status.hidden = false;
+      }
+      // Messages waiting for a socket answer go by POST now.
+      for (const item of pending) {
+        if (item.inflight && item.via === "ws") {
+          clearTimeout(item.timer);
+          item.inflight = false;
+          deliver(item);
+        }
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    const delay = backoff + Math.floor(Math.random() * 500);
+    backoff = Math.min(backoff * 2, 30000);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // ---- history ------------------------------------------------------------------------
+  let historyLoaded = false;
+
+  function renderAll(messages) {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    bubbles.clear();
+    const known = new Set();
+    let lastOut = -1;
+    messages.forEach((m, i) => { if (m && m.direction === "out") lastOut = i; });
+    messages.forEach((m, i) => {
+      if (!m || typeof m.text !== "string") return;
+      if (typeof m.client_message_id === "string") known.add(m.client_message_id);
+      if (typeof m.id === "string") seenIds.add(m.id);
+      const direction = m.direction === "in" ? "in" : "out";
+      // Quick replies only on the latest service message, and only if it is the last one.
+      const quick = i === lastOut && i === messages.length - 1 ? m.quick_replies : null;
+      renderMessage(direction, m.text, quick);
+    });
+    // Messages the server already has need no resending.
+    for (const id of known) {
+      const item = findPending(id);
+      if (item) {
+        clearTimeout(item.timer);
+        answered.add(id);
+      }
+    }
+    pending = pending.filter((m) => !known.has(m.id));
+    savePending();
+    for (const item of pending) {
+      renderPending(item);
+      if (!item.inflight) setBubbleState(item, item.attempts >= POST_RETRIES ? "failed" : "sending");
+    }
+    scrollDown();
+  }
+
+  async function loadHistory(refresh) {
+    try {
+      const res = await fetch(url("/channels/webchat/history", { visitor_id: visitorId }));
+      if (res.ok) {
+        const data = await res.json();
+        if (data && Array.isArray(data.messages)) {
+          renderAll(data.messages);
+          historyLoaded = true;
+          return;
+        }
+      }
+    } catch (_) { /* offline: show what we have */ }
+    if (!refresh && !historyLoaded) {
+      renderAll([]);
+      historyLoaded = true;
+    }
+  }
+
+  // ---- opening, closing, input --------------------------------------------------------
+  let started = false;
+
+  async function start() {
+    if (started) return;
+    started = true;
+    await loadHistory(false);
+    connect();
+    flushPending();
+  }
+
+  function openPanel() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    unread = 0;
+    badge.hidden = true;
+    launcher.setAttribute("aria-label", T.open);
+    input.focus();
+    scrollDown();
+    start();
+  }
+
+  function closePanel() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => (panel.hidden ? openPanel() : closePanel()));
+  closeBtn.addEventListener("click", closePanel);
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      closePanel();
+    }
+  });
+
+  function sendInput() {
+    if (submit(input.value)) {
+      input.value = "";
+      autosize();
+    }
+    input.focus();
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    sendInput();
+  });
+  input.addEventListener("keydown", (e) => {
+    // Enter sends; Shift+Enter makes a new line; Enter that ends an IME composition does not.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+      e.preventDefault();
+      sendInput();
+    }
+  });
+  function autosize() {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
+  }
+  input.addEventListener("input", autosize);
+
+  window.addEventListener("online", () => {
+    if (started) flushPending();
+  });
+
+  function mount() {
+    document.head.appendChild(style);
+    document.body.appendChild(root);
+    // A returning visitor with unsent messages: deliver them without waiting for a click.
+    if (pending.length) start();
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
