@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -40,14 +41,16 @@ def test_a_queued_reply_is_pushed_when_the_visitor_connects(live):
         frame = json.loads(ws.recv(timeout=15))
     assert frame["type"] == "message"
     assert frame["replies"][0]["text"] == "您好，我是客服小李。"
-    with live.service.sessions() as s:
-        for _ in range(50):
+    status = None
+    for _ in range(100):
+        # A fresh session each time: on SQLite an open transaction would hold the write lock.
+        with live.service.sessions() as s:
             item = outbox.get(s, item_id)
-            if item.status == "delivered":
-                break
-            s.expire_all()
-            asyncio.run(asyncio.sleep(0.1))
-        assert item.status == "delivered" and item.delivered_at is not None
+            status, delivered_at = item.status, item.delivered_at
+        if status == "delivered":
+            break
+        time.sleep(0.05)
+    assert status == "delivered" and delivered_at is not None
 
 
 def test_replies_survive_a_restart(database_url):
