@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ def _sessions() -> sessionmaker[Session]:
 
 
 def list_cases(limit: int, as_json: bool) -> int:
+    zone = Settings().zone
     with _sessions()() as session:
         rows = [cases.to_dict(c) for c in cases.latest(session, limit=limit)]
     if as_json:
@@ -32,7 +34,8 @@ def list_cases(limit: int, as_json: bool) -> int:
     print(f"{'number':17} {'filed':16} {'priority':8} {'category':8} {'business':11} "
           f"{'status':8} {'due':10} name")
     for r in rows:
-        print(f"{r['number']:17} {r['filed_at'][:16]:16} {r['priority']:8} {r['category']:8} "
+        filed = datetime.fromisoformat(r["filed_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        print(f"{r['number']:17} {filed:16} {r['priority']:8} {r['category']:8} "
               f"{(r['business'] or '-'):11} {r['status']:8} {r['due_date']:10} {r['name'] or '-'}")
     return 0
 
