@@ -99,9 +99,12 @@ class Pipeline:
 
     def _handle(self, session: Session, inbound: Inbound, answered_inline: bool) -> Handled:
         now = self.clock()
-        identity = customers.identity_for(session, inbound.channel, inbound.user_id, now,
-                                          inbound.display_name)
-        conversation = conversations.open_locked(session, identity, now)
+        known = conversations.locked_by_identity(session, inbound.channel, inbound.user_id)
+        if known is None:  # first contact: create the customer, identity and conversation
+            identity = customers.identity_for(session, inbound.channel, inbound.user_id, now,
+                                              inbound.display_name)
+            known = conversations.open_locked(session, identity, now), None
+        conversation, verified = known
         earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
         if earlier is not None:
             return self._replay(session, conversation, earlier)
@@ -116,8 +119,6 @@ class Pipeline:
             # An agent has this conversation: the bot stays silent, nothing is lost.
             return Handled((), False, conversation.id, None)
 
-        customer = customers.get(session, conversation.customer_id)
-        verified = customer.phone if customer and customer.phone_confirmed_at else None
         local_now = now.astimezone(self.settings.zone)
         state = State.from_dict(conversation.state) if conversation.state else None
         t0 = time.perf_counter()
@@ -128,21 +129,21 @@ class Pipeline:
         step, replies = self._carry_out(session, conversation, step, now, local_now)
         conversations.save_state(session, conversation, step.state.to_dict(), now)
 
-        outbound: list[Outbound] = []
-        ids: list[int] = []
-        for reply in replies:
-            payload = _payload(reply)
-            out = conversations.add_message(
-                session, conversation, direction="out", sender="bot", text=reply.text, now=now,
-                reply_to_id=message.id, quick_replies=payload["quick_replies"])
-            item = outbox.enqueue(session, out, recipient=inbound.user_id, payload=payload,
-                                  now=now, delivered=answered_inline)
-            session.flush()
-            ids.append(item.id)
-            outbound.append(_outbound(inbound.channel, inbound.user_id, reply.text,
-                                      payload["quick_replies"], item.id))
-        return Handled(tuple(outbound), False, conversation.id, step.state.waiting_for,
-                       tuple(ids))
+        payloads = [_payload(reply) for reply in replies]
+        sent = [conversations.add_message(
+            session, conversation, direction="out", sender="bot", text=p["text"], now=now,
+            reply_to_id=message.id, quick_replies=p["quick_replies"], flush=False)
+            for p in payloads]
+        session.flush()  # once for all replies: their ids key the outbox rows
+        items = [outbox.enqueue(session, m, recipient=inbound.user_id, payload=p, now=now,
+                                delivered=answered_inline) for m, p in zip(sent, payloads,
+                                                                           strict=True)]
+        session.flush()
+        outbound = tuple(_outbound(inbound.channel, inbound.user_id, p["text"],
+                                   p["quick_replies"], item.id)
+                         for p, item in zip(payloads, items, strict=True))
+        return Handled(outbound, False, conversation.id, step.state.waiting_for,
+                       tuple(item.id for item in items))
 
     def _carry_out(self, session: Session, conversation: Conversation, step: Step,
                    now: datetime, local_now: datetime) -> tuple[Step, list[Reply]]:

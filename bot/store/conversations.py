@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .models import ChannelIdentity, Conversation, Message
+from .models import ChannelIdentity, Conversation, Customer, Message
 
 
 def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> Conversation:
@@ -37,6 +37,24 @@ def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> C
     return conversation
 
 
+def locked_by_identity(session: Session, channel: str,
+                       external_id: str) -> tuple[Conversation, str | None] | None:
+    """The conversation of a known channel user, locked, with the customer's confirmed phone.
+
+    One query for the common case (a returning user); None when the user is new.
+    """
+    row = session.execute(
+        select(Conversation, Customer.phone, Customer.phone_confirmed_at)
+        .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
+        .join(Customer, Conversation.customer_id == Customer.id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .with_for_update(of=Conversation)).first()
+    if row is None:
+        return None
+    conversation, phone, confirmed = row
+    return conversation, phone if confirmed else None
+
+
 def save_state(session: Session, conversation: Conversation, state: dict[str, Any],
                now: datetime) -> None:
     conversation.state = state
@@ -52,13 +70,15 @@ def find_inbound(session: Session, channel: str, external_id: str) -> Message | 
 def add_message(session: Session, conversation: Conversation, *, direction: str, sender: str,
                 text: str, now: datetime, external_id: str | None = None,
                 reply_to_id: int | None = None, quick_replies: list[Any] | None = None,
-                raw: dict[str, Any] | None = None, sent_at: datetime | None = None) -> Message:
+                raw: dict[str, Any] | None = None, sent_at: datetime | None = None,
+                flush: bool = True) -> Message:
     message = Message(conversation_id=conversation.id, direction=direction,
                       channel=conversation.channel, external_id=external_id,
                       reply_to_id=reply_to_id, sender=sender, text=text,
                       quick_replies=quick_replies, raw=raw, sent_at=sent_at, created_at=now)
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 
