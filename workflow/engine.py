@@ -119,6 +119,18 @@ class Engine:
             turn.events.append(SensitiveFound(tuple((s.kind, s.start, s.end) for s in secrets)))
             turn.say("sensitive_warning")
 
+        if hints.kind == "group":
+            turn.say("group_refused")
+            return turn.result()
+        if hints.kind == "unsupported" and not clean.strip():
+            turn.say("unsupported")
+            self._prompt(turn)
+            return turn.result()
+        if hints.kind == "attachment":
+            turn.say("evidence_received")
+            if not clean.strip():
+                self._prompt(turn)
+                return turn.result()
         if not clean.strip():
             turn.say("empty")
             self._prompt(turn)

@@ -60,8 +60,10 @@ class Hints:
 
     channel: str | None = None
     lang: str | None = None  # the client's language setting, if any
-    display_name: str | None = None  # e.g. a Telegram first name: never used as the case name
-    verified_phone: str | None = None  # an E.164 number the channel has verified
+    verified_phone: str | None = None  # an E.164 number the channel or store has verified
+    # What arrived: "text"; "attachment" (a photo or file, kept as evidence; `text` is its
+    # caption); "unsupported" (voice, sticker...); "group" (a group chat: complaints are private)
+    kind: str = "text"
 
 
 # ---- events: what the shell must do after a step -------------------------------------------

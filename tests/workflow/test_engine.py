@@ -271,3 +271,25 @@ def test_a_step_never_changes_the_state_it_was_given(engine):
     engine.step(step.state, "金额不对，是2500元", NOW)
     engine.step(step.state, "取消", NOW)
     assert json.dumps(step.state.to_dict(), ensure_ascii=False) == before
+
+
+def test_photos_are_acknowledged_and_the_question_asked_again(engine):
+    from workflow.model import Hints
+
+    step = talk(engine, "我要投诉！")
+    photo = engine.step(step.state, "", NOW, Hints(channel="telegram", kind="attachment"))
+    assert "证据" in photo.replies[0].text
+    assert photo.replies[-1].text == "请简要描述发生了什么事情。"
+    captioned = engine.step(step.state, "ATM吞了我的卡，这是凭条", NOW,
+                            Hints(channel="telegram", kind="attachment"))
+    assert "证据" in captioned.replies[0].text
+    assert "ATM吞了我的卡" in captioned.state.description[0]
+
+
+def test_voice_and_group_chats_get_a_polite_answer(engine):
+    from workflow.model import Hints
+
+    voice = engine.step(None, "", NOW, Hints(channel="telegram", kind="unsupported"))
+    assert "文字" in voice.replies[0].text
+    group = engine.step(None, "我的卡被盗刷了", NOW, Hints(channel="telegram", kind="group"))
+    assert "私聊" in group.replies[0].text and group.state.slots == {}
