@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
@@ -391,10 +391,57 @@ def classify_business(text: str) -> Label | None:
     if not isinstance(text, str) or not text.strip():
         return None
     t = _prep(text)
-    best = _best(_suppress(_score_labels("business", t)), BUSINESS_LINES)
+    hits = _discount_pretext(_suppress(_score_labels("business", t)), t)
+    best = _best(hits, BUSINESS_LINES)
     if best is None:
         return None
     return Label(best[0], _words(best[1]))
+
+
+_SENTENCE_END = re.compile(r"[。！？；!?;\n\r]")
+_CLAUSE_END = re.compile("[" + re.escape(_CLAUSE_PUNCT) + "]")
+
+
+def _pretext_spans(t: _Text) -> list[tuple[int, int]]:
+    """Spans of a scammer's pretext: from a pretext cue to the end of its sentence, cut at
+    the first later clause that turns back to what happened (结果, 然后, then ...)."""
+    if "pretext" not in _vocab():
+        return []
+    cue = _group("pretext").pattern
+    turn = _group("pretext.turn").pattern if "turn" in _section("pretext") else None
+    if cue is None:
+        return []
+    text = t.folded
+    spans: list[tuple[int, int]] = []
+    for m in cue.finditer(text):
+        if spans and m.start() < spans[-1][1]:
+            continue
+        if _negated(text, m.start()):
+            continue
+        stop = _SENTENCE_END.search(text, m.end())
+        limit = stop.start() if stop else len(text)
+        end = limit
+        for sep in _CLAUSE_END.finditer(text, m.end(), limit):
+            nxt = sep.end()
+            while nxt < limit and text[nxt].isspace():
+                nxt += 1
+            if turn is not None and turn.match(text, nxt):
+                end = sep.start()
+                break
+        spans.append((m.start(), end))
+    return spans
+
+
+def _discount_pretext(hits: list[_Hit], t: _Text) -> list[_Hit]:
+    """Business cues inside a scammer's pretext weigh ``pretext.factor`` times as much."""
+    spans = _pretext_spans(t) if hits else []
+    if not spans:
+        return hits
+    factor = float(_section("pretext").get("factor", 0.2))
+    return [
+        replace(h, weight=h.weight * factor) if any(s <= h.start < e for s, e in spans) else h
+        for h in hits
+    ]
 
 
 _ANSWER_TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")

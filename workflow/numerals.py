@@ -30,6 +30,7 @@ __all__ = [
     "parse_number",
     "spoken_digits",
     "to_plain_decimal",
+    "yuan_fraction",
 ]
 
 # Digits of place-value numerals. 幺 (one) and 洞 (zero) are deliberately absent: they are
@@ -122,6 +123,30 @@ def spoken_digits(s: str) -> str | None:
         elif ch not in _SPOKEN_SEPARATORS:
             return None
     return "".join(out) or None
+
+
+def yuan_fraction(jiao: str | None = None, fen: str | None = None) -> Decimal | None:
+    """The part of a yuan spoken as a 角 (毛) digit and a 分 digit: ("五", None) -> 0.5.
+
+    "八十六块三" is 86.3 and "三块五毛二" 3.52: after 块/元 the next digit counts tenths (角,
+    colloquially 毛) and the one after that hundredths (分). Each argument is one Chinese
+    or Arabic digit, or ``None`` for none; returns ``None`` unless every given argument is
+    one digit (0-9) and at least one is given.
+    """
+    out = Decimal(0)
+    given = False
+    for digit, scale in ((jiao, Decimal("0.1")), (fen, Decimal("0.01"))):
+        if digit is None:
+            continue
+        if not isinstance(digit, str) or len(fold(digit).strip()) != 1:
+            return None
+        ch = fold(digit).strip()
+        value = int(ch) if "0" <= ch <= "9" else _CN_DIGITS.get(ch)
+        if value is None:
+            return None
+        out += value * scale
+        given = True
+    return out if given else None
 
 
 def _parse(text: str) -> Decimal | None:

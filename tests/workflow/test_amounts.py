@@ -427,3 +427,89 @@ def test_short_hotline_numbers_are_not_amounts(text: str) -> None:
 
 def test_a_sum_beside_a_hotline_number_is_still_found() -> None:
     assert extract_amount("你们再不退钱我就打12378，扣了我300").value == Decimal("300")
+
+
+# --- yuan with 角/分, and sums below one yuan ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "matched"),
+    [
+        ("这个月莫名扣了我六十二块四", "62.4", "六十二块四"),
+        ("手续费收了七块五毛", "7.5", "七块五毛"),
+        ("多扣了4块8", "4.8", "4块8"),
+        ("年费收了十九元九角", "19.9", "十九元九角"),
+        ("扣了三块六毛五", "3.65", "三块六毛五"),
+        ("扣了五块零八分", "5.08", "五块零八分"),
+        ("少返了一块五", "1.5", "一块五"),
+        ("又扣了九毛", "0.9", "九毛"),
+        ("多收了我六角钱", "0.6", "六角钱"),
+        ("每笔多扣两分钱", "0.02", "两分钱"),
+        ("扣了二十块三左右", "20.3", "二十块三左右"),
+    ],
+)
+def test_yuan_with_jiao_and_fen(text: str, value: str, matched: str) -> None:
+    m = extract_amount(text)
+    assert m is not None
+    assert (m.value, m.currency, m.text) == (Decimal(value), "CNY", matched)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("每月扣10元一直没停", "10"),  # 一直: not a 角 digit
+        ("转了500元3天才到账", "500"),
+        ("收了十块一次", "10"),
+        ("扣了两千元五年了", "2000"),
+    ],
+)
+def test_digit_after_yuan_that_is_not_jiao(text: str, value: str) -> None:
+    m = extract_amount(text)
+    assert m is not None and m.value == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    "text", ["五角大楼", "一毛不拔", "三角形的图标", "我们一块去网点", "五分钟后再说"]
+)
+def test_jiao_words_that_are_not_money(text: str) -> None:
+    assert find_amounts(text) == []
+
+
+# --- currencies -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("在澳门被扣了250 patacas", "250", "MOP"),
+        ("取了800澳门元", "800", "MOP"),
+        ("刷了1200葡币", "1200", "MOP"),
+        ("MOP$ 90", "90", "MOP"),
+        ("扣了3000新台币", "3000", "TWD"),
+        ("NT$1,500", "1500", "TWD"),
+        ("650 TWD", "650", "TWD"),
+        ("刷了5万韩元", "50000", "KRW"),
+        ("KRW 12000", "12000", "KRW"),
+        ("12,000 won", "12000", "KRW"),
+        ("扣了900泰铢", "900", "THB"),
+        ("THB 450", "450", "THB"),
+        ("450 baht", "450", "THB"),
+        ("转了60新加坡元", "60", "SGD"),
+        ("SGD 75", "75", "SGD"),
+        ("交了300澳元", "300", "AUD"),
+        ("AUD 120", "120", "AUD"),
+        ("扣了40加元", "40", "CAD"),
+        ("CAD 55", "55", "CAD"),
+        ("收了20瑞郎", "20", "CHF"),
+        ("CHF 35", "35", "CHF"),
+        ("80 Swiss francs", "80", "CHF"),
+        ("刷了8000日元", "8000", "JPY"),
+        ("JPY 3000", "3000", "JPY"),
+        ("扣了500円", "500", "JPY"),
+    ],
+)
+def test_more_currencies(text: str, value: str, currency: str) -> None:
+    m = parse_amount_answer(text)
+    assert m is not None
+    assert (m.value, m.currency) == (Decimal(value), currency)
+    assert text[m.start : m.end] == m.text

@@ -628,3 +628,108 @@ def test_decisive_security_keeps_the_rest_secondary() -> None:
 )
 def test_vulnerability_is_about_the_customer(text: str, expected: str) -> None:
     assert prioritise(text).value == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out failures, with new phrasings
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # repayment words shared by cards and loans: the card-specific word decides
+        ("手机银行老是转圈，还款一直还不上，最后逾期了被收了滞纳金", "credit_card"),
+        ("到了还款日系统维护还不了，算我逾期", "credit_card"),
+        ("明明还了最低还款额，还是算了全额罚息", "credit_card"),
+        ("月供晚扣了一天就算我逾期，还要罚息", "loan"),
+        ("房贷提前还款还要收违约金", "loan"),
+        ("还款逾期了一天就上征信", "loan"),
+        # a frozen card is about the card
+        ("网上卖了个二手手机，对方打钱给我之后我的卡就被冻结了", "debit_card"),
+        ("朋友转了钱给我，结果卡被锁了用不了", "debit_card"),
+        # a scammer's pretext is not the business line
+        (
+            "一个自称美团客服的人说我开了百万保障每月要扣费，让我操作关闭，结果我卡里的钱全没了",
+            "debit_card",
+        ),
+        ("有人冒充平台客服说我的保险到期要续保，我按他说的操作，卡里的钱被转走了", "debit_card"),
+        # structured products are wealth even when a deposit is moved into them
+        (
+            "They moved my time deposit into a structured product; my principal is at risk",
+            "wealth",
+        ),
+        ("理财经理把我的定期存款转成了结构性产品，现在说不保本", "wealth"),
+        # English card-statement words
+        (
+            "I paid on time but my statement still charged interest on the full balance",
+            "credit_card",
+        ),
+        ("I paid before the due date and still got a late fee", "credit_card"),
+        (
+            "I always pay the minimum payment and they added interest on the entire balance",
+            "credit_card",
+        ),
+    ],
+)
+def test_business_held_out_phrasings(text: str, expected: str) -> None:
+    label = classify_business(text)
+    assert label is not None and label.value == expected, label
+
+
+@pytest.mark.parametrize(
+    ("text", "resolution"),
+    [
+        (
+            "Our train was delayed over three hours and the travel policy underpaid my claim",
+            "pay the rest of the claim",
+        ),
+        ("Our flight got delayed by 7 hours and the insurer only paid half of it", "full payout"),
+        ("航班晚点了五个小时，航班延误险只赔了一半", "按条款足额赔付"),
+    ],
+)
+def test_insured_delay_is_not_slow_service(text: str, resolution: str) -> None:
+    assert classify_category(text, resolution).primary == "product"
+
+
+def test_institutions_own_delay_is_still_service() -> None:
+    assert classify_category("The refund was delayed for weeks", "").primary == "service"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is my fourth message about the double charge",
+        "Second email about this fee, still nothing",
+        "I have complained three times about this charge",
+        "I'm writing about this again",
+        "这是第四次找你们说这个扣费的事了",
+        "我已经第三次来网点反映了",
+        "一次又一次地乱扣费",
+    ],
+)
+def test_repeat_complaint_is_high(text: str) -> None:
+    assert prioritise(text).value == "high"
+
+
+@pytest.mark.parametrize(
+    "text", ["第二次扣款又失败了", "I called the hotline five times and nobody picked up"]
+)
+def test_not_a_repeat_complaint(text: str) -> None:
+    assert prioritise(text).value == "normal"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我汇错了账户，能帮我追回吗",
+        "付错了人，麻烦帮我要回来",
+        "打错款了怎么办",
+        "I sent it to the wrong account by mistake",
+        "Please help me get my money back",
+    ],
+)
+def test_implied_money_is_a_money_cue(text: str) -> None:
+    from workflow.cues import mentions_money
+
+    assert mentions_money(text)

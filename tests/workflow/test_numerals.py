@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.numerals import parse_number, spoken_digits, to_plain_decimal
+from workflow.numerals import parse_number, spoken_digits, to_plain_decimal, yuan_fraction
 
 
 @pytest.mark.parametrize(
@@ -176,3 +176,22 @@ def test_to_plain_decimal() -> None:
     assert str(to_plain_decimal(Decimal("1200.50"))) == "1200.50"
     huge = Decimal("1" * 60)
     assert to_plain_decimal(huge) == huge  # beyond the context precision: left alone
+
+
+@pytest.mark.parametrize(
+    ("jiao", "fen", "value"),
+    [
+        ("五", None, "0.5"),
+        ("3", None, "0.3"),
+        (None, "五", "0.05"),
+        ("二", "8", "0.28"),
+        ("零", "两", "0.02"),
+    ],
+)
+def test_yuan_fraction(jiao: str | None, fen: str | None, value: str) -> None:
+    assert yuan_fraction(jiao, fen) == Decimal(value)
+
+
+@pytest.mark.parametrize(("jiao", "fen"), [(None, None), ("十", None), ("12", None), ("a", None)])
+def test_yuan_fraction_rejects(jiao: str | None, fen: str | None) -> None:
+    assert yuan_fraction(jiao, fen) is None

@@ -26,7 +26,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from workflow.numerals import CN_DIGIT_CHARS, CN_NUMERAL_CHARS, parse_number, to_plain_decimal
+from workflow.numerals import (
+    CN_DIGIT_CHARS,
+    CN_NUMERAL_CHARS,
+    parse_number,
+    to_plain_decimal,
+    yuan_fraction,
+)
 from workflow.text import fold
 
 __all__ = ["AmountMatch", "extract_amount", "find_amounts", "parse_amount_answer"]
@@ -80,17 +86,19 @@ _DIGIT_GROUPS = re.compile(r"(?<![0-9])[0-9]+(?:[ \-][0-9]+)+(?![0-9])")  # 138 
 _PREFIX_CUR = re.compile(
     r"(?<![A-Za-z])(?:"
     r"(?P<HKD>HK\$|HKD|港币|港元)"
-    r"|(?P<TWD>NT\$|TWD|新台币|台币)"
-    r"|(?P<AUD>AU\$|A\$|AUD|澳元)"
-    r"|(?P<CAD>CA\$|C\$|CAD|加元)"
-    r"|(?P<SGD>SG\$|S\$|SGD)"
-    r"|(?P<MOP>MOP\$|MOP)"
-    r"|(?P<JPY>JP¥|JPY|日元)"
+    r"|(?P<MOP>MOP\$|MOP|澳门元|澳门币|葡币)"
+    r"|(?P<TWD>NT\$|NTD|TWD|新台币|台币)"
+    r"|(?P<AUD>AU\$|A\$|AUD|澳元|澳币)"
+    r"|(?P<CAD>CA\$|C\$|CAD|加元|加币)"
+    r"|(?P<SGD>SG\$|S\$|SGD|新加坡元|新币)"
+    r"|(?P<JPY>JP¥|JPY|日元|日币)"
     r"|(?P<USD>US\$|USD|美元|美金|\$)"
     r"|(?P<CNY>RMB|CNY|人民币|¥)"
     r"|(?P<EUR>EUR|欧元|€)"
     r"|(?P<GBP>GBP|英镑|£)"
-    r"|(?P<CHF>CHF)|(?P<KRW>KRW)"
+    r"|(?P<CHF>CHF|瑞士法郎|瑞郎)"
+    r"|(?P<KRW>KRW|韩元|韩币|₩)"
+    r"|(?P<THB>THB|泰铢|฿)"
     r")\s?$",
     re.IGNORECASE,
 )
@@ -99,17 +107,20 @@ _SUFFIX_CUR = (
     r"(?P<cur>\s?(?:"
     r"(?P<CNY>块钱|块|元(?!旦)|圆|人民币|(?:RMB|CNY|yuan|kuai|renminbi)" + _SUFFIX_WORD_END + ")"
     r"|(?P<HKD>港币|港元|港纸|(?:HKD|HK\s?dollars?|Hong\s+Kong\s+dollars?)" + _SUFFIX_WORD_END + ")"
-    r"|(?P<TWD>新台币|台币|TWD" + _SUFFIX_WORD_END + ")"
+    r"|(?P<TWD>新台币|台币|(?:TWD|NTD|(?:New\s+)?Taiwan(?:ese)?\s+dollars?)"
+    + _SUFFIX_WORD_END
+    + r"|NT\$)"
     r"|(?P<SGD>新加坡元|新币|(?:SGD|Singapore\s+dollars?)" + _SUFFIX_WORD_END + ")"
     r"|(?P<AUD>澳元|澳币|(?:AUD|Australian\s+dollars?)" + _SUFFIX_WORD_END + ")"
     r"|(?P<CAD>加元|加币|(?:CAD|Canadian\s+dollars?)" + _SUFFIX_WORD_END + ")"
-    r"|(?P<MOP>澳门元|澳门币|MOP" + _SUFFIX_WORD_END + ")"
+    r"|(?P<MOP>澳门元|澳门币|葡币|(?:MOP|(?:Maca[uo]\s+)?patacas?)" + _SUFFIX_WORD_END + r"|MOP\$)"
     r"|(?P<USD>美元|美金|(?:USD|US\s?dollars?|dollars?|bucks)" + _SUFFIX_WORD_END + r"|\$)"
     r"|(?P<EUR>欧元|(?:EUR|euros?)" + _SUFFIX_WORD_END + "|€)"
     r"|(?P<GBP>英镑|(?:GBP|pounds?(?:\s+sterling)?|quid)" + _SUFFIX_WORD_END + "|£)"
-    r"|(?P<JPY>日元|日币|円|(?:JPY|yen)" + _SUFFIX_WORD_END + ")"
-    r"|(?P<KRW>韩元|KRW" + _SUFFIX_WORD_END + ")"
-    r"|(?P<CHF>瑞郎|CHF" + _SUFFIX_WORD_END + ")"
+    r"|(?P<JPY>日元|日币|円|(?:JPY|(?:Japanese\s+)?yen)" + _SUFFIX_WORD_END + ")"
+    r"|(?P<KRW>韩元|韩币|(?:KRW|(?:South\s+)?Korean\s+won|won)" + _SUFFIX_WORD_END + "|₩)"
+    r"|(?P<CHF>瑞士法郎|瑞郎|(?:CHF|Swiss\s+francs?)" + _SUFFIX_WORD_END + ")"
+    r"|(?P<THB>泰铢|泰币|(?:THB|(?:Thai\s+)?baht)" + _SUFFIX_WORD_END + "|฿)"
     r"))"
 )
 
@@ -155,6 +166,27 @@ _BARE_CN_FOLLOWERS = re.compile(
     r"[^\u3400-\u9fff]|$|[到给在的了就才都还也又被呢啊吧呀吗嘛哦啦我他她进出去过是整]"
     r"|手续费|违约金|利息|本金|保证金|押金|年费|服务费|管理费|会员费|罚息|滞纳金"
 )
+
+# --- fractions of a yuan: 角 (毛) and 分 -------------------------------------------------
+
+_DIGIT1 = r"[0-9零〇一二两三四五六七八九]"
+# After 块/元/圆 a lone digit is the 角 digit, optionally named (毛/角) and followed by a 分
+# digit: "八十六块三" = 86.3, "十二块五毛" = 12.5, "三块五毛二" = 3.52, "两块零五分" = 2.05.
+_YUAN_TAIL = re.compile(
+    rf"(?:零(?P<fen0>{_DIGIT1})分?"
+    rf"|(?P<jiao>{_DIGIT1})(?:[毛角](?:(?P<fen>{_DIGIT1})分?)?)?)"
+    r"(?P<qian>钱)?(?![0-9.,])"
+)
+# A sum below one yuan: "三毛" = 0.3, "五角钱" = 0.5, "三毛五" = 0.35, "五分钱" = 0.05.
+_SUBUNIT = re.compile(rf"(?:[毛角](?:(?P<fen>{_DIGIT1})分?)?|(?=分钱)分)(?P<qian>钱)?(?![0-9.,])")
+# What may follow a 角/分 tail so that its digit is not the start of another word ("十块一次",
+# "扣了10元一直没退", "五角大楼", "一毛不拔").
+_TAIL_FOLLOW = re.compile(
+    r"[^\u3400-\u9fff0-9]|$|[到给在的了就才都还也又被呢啊吧呀吗嘛哦啦我他她进出去过是整]"
+    r"|左右|上下|多点|手续费|违约金|利息|本金|保证金|押金|年费|服务费|管理费|会员费|罚息|滞纳金"
+)
+_APPROX_AFTER_TAIL = re.compile(r"\s?(?:左右|上下|多点)")
+
 
 # --- what sits right before the number ----------------------------------------------------
 
@@ -381,7 +413,20 @@ def _judge(
     )
     if _PERCENT_BEFORE.search(work, max(0, start - 3), start):
         return None
-    if currency is None:
+    sub = None
+    if currency is None and not has_magnitude and tail_end == end:
+        sub = _sub_yuan(work, core, value, end)
+    if sub is not None:
+        # "三毛", "五角钱": the digit counts tenths (or hundredths) of a yuan
+        value, span_end = sub[0], sub[1]
+        explicit = sub[2]
+        if _NOT_MONEY_BEFORE.search(work, max(0, span_start - 24), span_start):
+            return None
+        if not explicit and not lenient:
+            if not _MONEY_BEFORE.search(work, max(0, span_start - 40), span_start):
+                return None
+        currency = "CNY"
+    elif currency is None:
         if fragment and not has_magnitude and not core[0].isascii():
             return None
         if not _plausible_bare(work, core, start, tail_end, has_magnitude):
@@ -392,13 +437,24 @@ def _judge(
             if not _MONEY_BEFORE.search(work, max(0, span_start - 40), span_start):
                 return None
         currency = "CNY"  # a sum named without a currency is in yuan
-    elif suffix.group("CNY") and core == "一" and suffix.group("cur").strip() == "块":
-        if not work.startswith("钱", span_end):
-            return None  # 一块 is "together" ("一块去网点"), unless 一块钱
+    else:
+        tail = None
+        if suffix.group("CNY") and not (has_magnitude or suffix.group("approx1")):
+            tail = _yuan_tail(work, suffix, value, span_end)
+        if tail is not None:
+            value, span_end = tail
+            if _APPROX_AFTER_TAIL.match(work, span_end):
+                approximate = True
+                span_end = _APPROX_AFTER_TAIL.match(work, span_end).end()  # type: ignore[union-attr]
+        elif suffix.group("CNY") and core == "一" and suffix.group("cur").strip() == "块":
+            if not work.startswith("钱", span_end):
+                return None  # 一块 is "together" ("一块去网点"), unless 一块钱 or 一块五
 
-    value = _scale(value, suffix)
-    if value is None or value <= 0:
-        return None
+    if sub is None:
+        scaled = _scale(value, suffix)
+        if scaled is None or scaled <= 0:
+            return None
+        value = scaled
     match = AmountMatch(
         value=value,
         currency=currency,
@@ -410,9 +466,42 @@ def _judge(
     return _Candidate(match, _has_cue(work, span_start, span_end))
 
 
+def _yuan_tail(
+    work: str, suffix: re.Match[str], value: Decimal, at: int
+) -> tuple[Decimal, int] | None:
+    """(value with its 角/分, new end) for "八十六块三", "十二块五毛", "两块零五分"; else None."""
+    if suffix.group("cur").strip() not in ("块", "元", "圆") or suffix.group("approx2"):
+        return None
+    if value != value.to_integral_value():
+        return None  # "3.5元3": not a spoken yuan-jiao sum
+    m = _YUAN_TAIL.match(work, at)
+    if m is None or not _TAIL_FOLLOW.match(work, m.end()):
+        return None
+    frac = yuan_fraction(m.group("jiao"), m.group("fen") or m.group("fen0"))
+    if frac is None:
+        return None
+    return to_plain_decimal(value + frac), m.end()
+
+
+def _sub_yuan(work: str, core: str, value: Decimal, at: int) -> tuple[Decimal, int, bool] | None:
+    """(value, end, named with 钱) for a sum below one yuan: "三毛", "五角钱", "五分钱"."""
+    if len(core) != 1 or not 1 <= value <= 9:
+        return None
+    m = _SUBUNIT.match(work, at)
+    if m is None or not _TAIL_FOLLOW.match(work, m.end()):
+        return None
+    if work[at] == "分":
+        frac = yuan_fraction(None, core)
+    else:
+        frac = yuan_fraction(core, m.group("fen"))
+    if frac is None:
+        return None
+    return frac, m.end(), bool(m.group("qian"))
+
+
 def _suffix_currency(suffix: re.Match[str]) -> str:
     for code in ("CNY", "HKD", "TWD", "SGD", "AUD", "CAD", "MOP", "USD", "EUR", "GBP", "JPY",
-                 "KRW", "CHF"):  # fmt: skip
+                 "KRW", "CHF", "THB"):  # fmt: skip
         if suffix.group(code):
             return code
     return "CNY"
