@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -23,11 +23,15 @@ from channels import webchat
 from channels.base import InvalidPayload, Sender
 from workflow.engine import Engine
 
+if TYPE_CHECKING:
+    from .telegram_service import TelegramChannel
+
 from .dispatcher import Dispatcher
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .settings import Settings
 from .store import conversations, outbox
+from .store.channel_state import StoreMemory
 from .store.db import make_engine, make_sessionmaker, migrate
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ class Service:
     dispatcher: Dispatcher
     metrics: Metrics
     connections: webchat.Connections
+    telegram: TelegramChannel | None = None
 
 
 class BodyLimit:
@@ -102,7 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     senders: dict[str, Sender] = {"webchat": webchat.WebchatSender(connections)}
     pipeline = Pipeline(sessions, engine, settings, metrics)
     dispatcher = Dispatcher(sessions, senders, settings, metrics)
-    service = Service(settings, sessions, pipeline, dispatcher, metrics, connections)
+    telegram = None
+    if settings.telegram_token is not None:
+        from .telegram_service import TelegramChannel
+
+        telegram = TelegramChannel(settings, pipeline, dispatcher,
+                                   StoreMemory(sessions, "telegram"))
+        senders["telegram"] = telegram.sender
+    service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram)
 
     def backlog() -> int:
         with sessions() as session:
@@ -114,10 +126,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
+        if telegram is not None:
+            await telegram.start(stop)
         try:
             yield
         finally:
             stop.set()
+            if telegram is not None:
+                await telegram.stop()
             await task
             db.dispose()
 
@@ -185,6 +201,24 @@ def _routes(app: FastAPI, service: Service) -> None:
                     item["client_message_id"] = m.external_id
                 messages.append(item)
         return JSONResponse({"messages": messages})
+
+    @app.post("/channels/telegram/webhook")
+    async def telegram_webhook(request: Request) -> JSONResponse:
+        telegram = service.telegram
+        if telegram is None or not telegram.webhook_mode:
+            return JSONResponse({"detail": "the Telegram webhook is not configured"},
+                                status_code=404)
+        if not telegram.secret_matches(request.headers.get("x-telegram-bot-api-secret-token")):
+            return JSONResponse({"detail": "wrong or missing secret token"}, status_code=403)
+        try:
+            data = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return JSONResponse({"detail": f"body is not valid JSON: {exc}"}, status_code=400)
+        try:
+            await telegram.handle_update(data)
+        except InvalidPayload as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=400)
+        return JSONResponse({"ok": True})
 
     @app.websocket("/channels/webchat/ws")
     async def webchat_socket(socket: WebSocket) -> None:

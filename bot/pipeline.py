@@ -42,6 +42,8 @@ from .store.models import ChannelIdentity, Conversation, Message
 
 log = logging.getLogger(__name__)
 RETRIES = 5
+# Channel message kinds the engine treats differently from text.
+_HINT_KINDS = {"attachment": "attachment", "unsupported": "unsupported", "group": "group"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class Pipeline:
             return self._replay(session, conversation, earlier)
 
         masked = redact(inbound.text, find_sensitive(inbound.text))
+        if inbound.edits:
+            original = conversations.find_inbound(session, inbound.channel, inbound.edits)
+            if original is not None:
+                conversations.edit_message(session, original, masked)
         message = conversations.add_message(
             session, conversation, direction="in", sender="customer", text=masked, now=now,
             external_id=inbound.message_id, raw=_redacted(inbound.raw, inbound.text, masked),
@@ -118,13 +124,18 @@ class Pipeline:
         if conversation.status == "handoff":
             # An agent has this conversation: the bot stays silent, nothing is lost.
             return Handled((), False, conversation.id, None)
+        stage = (conversation.state or {}).get("stage")
+        if inbound.kind == "edited" and stage in ("filed", "filing"):
+            # An edit after filing is kept with the conversation, not re-read into the case.
+            return Handled((), False, conversation.id, None)
 
         local_now = now.astimezone(self.settings.zone)
         state = State.from_dict(conversation.state) if conversation.state else None
         t0 = time.perf_counter()
         step = self.engine.step(state, inbound.text, local_now,
                                 Hints(channel=inbound.channel, lang=inbound.lang,
-                                      verified_phone=verified))
+                                      verified_phone=verified,
+                                      kind=_HINT_KINDS.get(inbound.kind, "text")))
         self.metrics.step_seconds.observe(time.perf_counter() - t0)
         step, replies = self._carry_out(session, conversation, step, now, local_now)
         conversations.save_state(session, conversation, step.state.to_dict(), now)

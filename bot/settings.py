@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +24,20 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(12, ge=1, description="sends tried before giving up")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="outbox dispatcher idle poll")
     log_level: str = Field("INFO", description="logging level")
+
+    telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, description="secret_token given to setWebhook; set = webhook mode, unset = polling")
+    telegram_api_base: str = Field("https://api.telegram.org/bot",
+                                   description="Bot API base URL; the token is appended")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
+                                                  value.get_secret_value()):
+            raise ValueError("the Telegram webhook secret must be 1-256 of A-Z a-z 0-9 _ -")
+        return value
 
     @field_validator("timezone")
     @classmethod

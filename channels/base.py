@@ -37,6 +37,7 @@ class Inbound:
     display_name: str | None = None
     lang: str | None = None
     raw: dict[str, Any] | None = None
+    edits: str | None = None  # for an edited message: the message_id of the one it replaces
 
 
 @dataclass(frozen=True)

@@ -654,6 +654,9 @@ def _language(st: State, text: str, hints: Hints) -> str:
         default = hints.lang
     else:
         default = st.lang
+    if text.lstrip().startswith("/") or cues.command(text) is not None:
+        # "/start" or "cancel" says nothing about the language the customer writes in.
+        return default
     detected = detect_language(text, default=default)
     # A reply of a number or a name in Latin letters does not switch the conversation's language.
     if detected == "en" and st.lang == "zh" and st.turn > 1 and (

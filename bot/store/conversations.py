@@ -82,6 +82,14 @@ def add_message(session: Session, conversation: Conversation, *, direction: str,
     return message
 
 
+def edit_message(session: Session, message: Message, text: str) -> None:
+    """The customer edited a message: the new text stands, the earlier ones are kept."""
+    raw = dict(message.raw or {})
+    raw["earlier_texts"] = [*raw.get("earlier_texts", []), message.text]
+    message.raw = raw
+    message.text = text
+
+
 def replies_to(session: Session, message_id: int) -> list[Message]:
     return list(session.scalars(select(Message).where(Message.reply_to_id == message_id)
                                 .order_by(Message.id)))

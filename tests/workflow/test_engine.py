@@ -293,3 +293,12 @@ def test_voice_and_group_chats_get_a_polite_answer(engine):
     assert "文字" in voice.replies[0].text
     group = engine.step(None, "我的卡被盗刷了", NOW, Hints(channel="telegram", kind="group"))
     assert "私聊" in group.replies[0].text and group.state.slots == {}
+
+
+def test_a_command_does_not_switch_the_language(engine):
+    from workflow.model import Hints
+
+    start = engine.step(None, "/start", NOW, Hints(channel="telegram", lang="zh"))
+    assert "投诉" in start.replies[0].text
+    step = talk(engine, "我要投诉！")
+    assert "取消" in engine.step(step.state, "cancel", NOW).replies[0].text

@@ -1,0 +1,96 @@
+"""The Telegram channel inside the service: its bot, the webhook handler and the poller."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
+from telegram.request import HTTPXRequest
+
+from channels.telegram import (
+    TelegramPoller,
+    TelegramSender,
+    answer_callback,
+    callback_query_id,
+    parse_update,
+)
+
+from .dispatcher import Dispatcher
+from .pipeline import Pipeline
+from .settings import Settings
+from .store.channel_state import StoreMemory
+
+log = logging.getLogger(__name__)
+
+
+def make_bot(settings: Settings) -> Bot:
+    if settings.telegram_token is None:
+        raise ValueError("INTAKE_TELEGRAM_TOKEN is not set")
+    return Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_base,
+               request=HTTPXRequest(connection_pool_size=32),
+               get_updates_request=HTTPXRequest(read_timeout=40))
+
+
+class TelegramChannel:
+    """Receives updates (webhook or polling) into the pipeline; its sender serves the outbox."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline, dispatcher: Dispatcher,
+                 memory: StoreMemory) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.dispatcher = dispatcher
+        self.bot = make_bot(settings)
+        self.sender = TelegramSender(self.bot)
+        self.memory = memory
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.settings.telegram_webhook_secret is not None
+
+    def secret_matches(self, header: str | None) -> bool:
+        secret = self.settings.telegram_webhook_secret
+        if secret is None or header is None:
+            return False
+        return hmac.compare_digest(header.encode(), secret.get_secret_value().encode())
+
+    async def start(self, stop: asyncio.Event) -> None:
+        """Check the token and start polling when no webhook is configured."""
+        try:
+            await self.bot.initialize()
+        except InvalidToken:
+            # PTB's message quotes the token: never log it.
+            log.error("Telegram rejected INTAKE_TELEGRAM_TOKEN")
+        except TelegramError as exc:
+            log.warning("Telegram not reachable at start (%s); sends are retried",
+                        type(exc).__name__)
+        if not self.webhook_mode:
+            poller = TelegramPoller(self.bot, self.memory, self.handle_update)
+            self._poller = asyncio.create_task(poller.run(stop))
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            try:
+                await asyncio.wait_for(self._poller, timeout=10)
+            except TimeoutError:
+                self._poller.cancel()
+        with contextlib.suppress(TelegramError, RuntimeError):
+            await self.bot.shutdown()
+
+    async def handle_update(self, data: dict[str, Any]) -> None:
+        """One update through the pipeline: committed before this returns."""
+        inbound = parse_update(data, datetime.now(UTC))
+        if inbound is None:
+            return
+        await run_in_threadpool(self.pipeline.handle, inbound)
+        self.dispatcher.wake()
+        query_id = callback_query_id(inbound)
+        if query_id:
+            await answer_callback(self.bot, query_id)
