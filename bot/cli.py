@@ -36,7 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     csh.add_argument("number")
     csh.add_argument("--json", action="store_true")
 
+    tg = sub.add_parser("telegram", help="the Telegram channel")
+    tg_sub = tg.add_subparsers(dest="telegram_command", required=True)
+    sw = tg_sub.add_parser("set-webhook", help="register URL with INTAKE_TELEGRAM_WEBHOOK_SECRET")
+    sw.add_argument("url")
+    tg_sub.add_parser("delete-webhook", help="remove the webhook (then the service polls)")
+    tg_sub.add_parser("poll", help="long-poll Telegram without the HTTP service")
+
     args = parser.parse_args(argv)
+    if args.command == "telegram":
+        from bot import telegram_cli
+
+        if args.telegram_command == "set-webhook":
+            return telegram_cli.register_webhook(args.url)
+        if args.telegram_command == "delete-webhook":
+            return telegram_cli.remove_webhook()
+        return telegram_cli.poll()
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers)
     if args.command == "cases":
@@ -53,10 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(host: str, port: int, workers: int) -> int:
-    import logging
-
     import uvicorn
 
+    from bot.logs import configure_logging
     from bot.settings import Settings
 
     try:
@@ -64,8 +78,7 @@ def _serve(host: str, port: int, workers: int) -> int:
     except ValueError as exc:
         print(f"intake serve: bad configuration: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         print("intake serve: several workers need PostgreSQL; using one", file=sys.stderr)
         workers = 1

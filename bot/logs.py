@@ -1,0 +1,39 @@
+"""Logging set-up: one format, and no secret ever written to a log."""
+
+from __future__ import annotations
+
+import logging
+
+from .settings import Settings
+
+
+class RedactSecrets(logging.Filter):
+    """Replace the configured secrets (bot tokens, webhook secrets) wherever they appear."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        redacted = message
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "[redacted]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    secrets = [s.get_secret_value() for s in (settings.telegram_token,
+                                              settings.telegram_webhook_secret) if s]
+    redact = RedactSecrets(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
