@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
-from bot.store import cases
+from bot.store import cases, customers
 from bot.store.db import make_engine, make_sessionmaker, migrate
 from workflow.extract.sensitive import redact
 
@@ -49,12 +49,17 @@ def show_case(number: str, as_json: bool) -> int:
         row = cases.to_dict(case)
         trail = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action}
                  for e in cases.events(session, case.id)]
+        who = [{"channel": i.channel, "external_id": i.external_id,
+                "display_name": i.display_name}
+               for i in customers.identities(session, case.customer_id)]
     if as_json:
-        print(json.dumps({**row, "events": trail}, ensure_ascii=False))
+        print(json.dumps({**row, "identities": who, "events": trail}, ensure_ascii=False))
         return 0
     for key, value in row.items():
         shown = redact(value) if isinstance(value, str) else value
         print(f"{key:22} {shown}")
+    for i in who:
+        print(f"  {i['channel']:10} {i['external_id']}  {i['display_name'] or ''}")
     for e in trail:
         print(f"  {e['at']}  {e['actor']}  {e['action']}")
     return 0

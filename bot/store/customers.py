@@ -43,6 +43,12 @@ def _identity(session: Session, channel: str, external_id: str) -> ChannelIdenti
         ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))
 
 
+def identities(session: Session, customer_id: int) -> list[ChannelIdentity]:
+    """Every channel identity of a customer, oldest first."""
+    return list(session.scalars(select(ChannelIdentity).where(
+        ChannelIdentity.customer_id == customer_id).order_by(ChannelIdentity.id)))
+
+
 def get(session: Session, customer_id: int) -> Customer | None:
     return session.get(Customer, customer_id)
 

@@ -208,3 +208,30 @@ def test_an_edit_updates_the_stored_text_before_filing(tg, tmp_path):
         assert original.text == "我是张伟，手机13900001111"
         assert original.raw["earlier_texts"] == ["我是张伟，手机13912345678"]
         assert conversation_state is None
+
+
+def test_the_same_phone_on_telegram_and_web_chat_is_one_customer(tg, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "db.sqlite"
+    with Service(settings_for(tg, db, webhook=True)) as live:
+        hook(live, tg.text_update(CHAT, OPENING, first_name="伟", push=False))
+        summary = tg.wait_for_sent(1, timeout=10)[-1]
+        hook(live, tg.callback_update(CHAT, "确认", summary["message_id"], push=False))
+        number = NUMBER.search(tg.wait_for_sent(2, timeout=10)[-1]["text"]).group(0)
+        for text, mid in ((OPENING.replace("昨天", "今天"), "w1"), ("确认", "w2")):
+            httpx.post(f"{live.url}/channels/webchat/messages", json={
+                "visitor_id": "visitor-same-person", "text": text, "client_message_id": mid})
+        with live.service.sessions() as s:
+            owners = set(s.scalars(select(Case.customer_id)))
+        assert count(live, Case) == 2 and len(owners) == 1
+    env = {**os.environ, "INTAKE_DATABASE_URL": f"sqlite:///{db}"}
+    shown = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "show", number, "--json"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    identities = json.loads(shown.stdout)["identities"]
+    assert [(i["channel"], i["external_id"]) for i in identities] == [
+        ("telegram", str(CHAT)), ("webchat", "visitor-same-person")]
+    assert identities[0]["display_name"] == "伟"
