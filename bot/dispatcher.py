@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,8 @@ from .settings import Settings
 from .store import outbox
 
 log = logging.getLogger(__name__)
+_Item = tuple[int, str, str, dict, int]  # id, channel, recipient, payload, attempts so far
+_Outcome = tuple[int, int | None, DeliveryError | None]  # id, attempt (None: held), error
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
 
@@ -63,45 +66,67 @@ class Dispatcher:
             stopper.cancel()
 
     async def dispatch_once(self) -> int:
-        """Send what is due; the number of rows handled."""
+        """Send what is due; the number of rows handled.
+
+        Each customer's replies go out in order, one after another; different customers'
+        replies go out concurrently, so one chat waiting on its rate limit holds up no other.
+        """
         channels = tuple(self.senders)
         items = await asyncio.to_thread(self._claim, channels)
-        for item_id, channel, recipient, payload, attempts in items:
+        groups: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+        for item in items:
+            groups[(item[1], item[2])].append(item)
+        outcomes = await asyncio.gather(*(self._send_in_order(g) for g in groups.values()))
+        await asyncio.to_thread(self._record, [o for group in outcomes for o in group])
+        return len(items)
+
+    async def _send_in_order(self, items: list[_Item]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        for index, (item_id, channel, recipient, payload, attempts) in enumerate(items):
             message = Outbound(channel=channel, user_id=recipient, text=payload["text"],
                                quick_replies=tuple(QuickReply(q["label"], q["payload"])
                                                    for q in payload.get("quick_replies", [])),
                                ref=str(item_id))
             try:
                 await self.senders[channel].send(message)
-            except DeliveryError as exc:
+            except Exception as exc:
+                if not isinstance(exc, DeliveryError):  # a sender bug: retry like any failure
+                    log.exception("sender %s failed", channel)
+                    exc = DeliveryError(f"{type(exc).__name__}: {exc}")
                 self.metrics.send_failures.labels(channel).inc()
-                await asyncio.to_thread(self._failed, item_id, attempts + 1, exc)
-                continue
-            except Exception as exc:  # an unexpected sender bug: retry like any failure
-                log.exception("sender %s failed", channel)
-                self.metrics.send_failures.labels(channel).inc()
-                await asyncio.to_thread(self._failed, item_id, attempts + 1,
-                                        DeliveryError(f"{type(exc).__name__}: {exc}"))
-                continue
+                outcomes.append((item_id, attempts + 1, exc))
+                # The rest of this chat's replies wait behind it, to stay in order.
+                outcomes.extend((later[0], None, exc) for later in items[index + 1:])
+                break
             self.metrics.messages_out.labels(channel).inc()
-            await asyncio.to_thread(self._delivered, item_id)
-        return len(items)
+            outcomes.append((item_id, attempts + 1, None))
+        return outcomes
 
-    def _claim(self, channels: tuple[str, ...]) -> list[tuple[int, str, str, dict, int]]:
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write down every send of one round in one transaction."""
+        if not outcomes:
+            return
+        now = self.clock()
+        retry_at: dict[int, datetime | None] = {}
+        with self.sessions.begin() as session:
+            for item_id, attempt, error in outcomes:
+                if error is None:
+                    outbox.mark_delivered(session, item_id, now)
+                    continue
+                if attempt is None:  # held back behind a failed earlier reply
+                    until = retry_at.get(id(error))
+                    outbox.hold(session, item_id, until or now)
+                    continue
+                give_up = error.permanent or attempt >= self.settings.outbox_max_attempts
+                delay = error.retry_after if error.retry_after is not None else backoff(attempt)
+                until = None if give_up else now + timedelta(seconds=delay)
+                retry_at[id(error)] = until
+                outbox.mark_failed(session, item_id, str(error), now, retry_at=until)
+                if give_up:
+                    log.warning("outbox %s given up after %s attempts: %s", item_id, attempt,
+                                error)
+
+    def _claim(self, channels: tuple[str, ...]) -> list[_Item]:
         with self.sessions.begin() as session:
             items = outbox.claim_due(session, self.clock(), channels=channels)
             return [(i.id, i.channel, i.recipient, i.payload, i.attempts) for i in items]
-
-    def _delivered(self, item_id: int) -> None:
-        with self.sessions.begin() as session:
-            outbox.mark_delivered(session, item_id, self.clock())
-
-    def _failed(self, item_id: int, attempt: int, error: DeliveryError) -> None:
-        now = self.clock()
-        give_up = error.permanent or attempt >= self.settings.outbox_max_attempts
-        delay = error.retry_after if error.retry_after is not None else backoff(attempt)
-        retry_at = None if give_up else now + timedelta(seconds=delay)
-        with self.sessions.begin() as session:
-            outbox.mark_failed(session, item_id, str(error), now, retry_at=retry_at)
-        if give_up:
-            log.warning("outbox %s given up after %s attempts: %s", item_id, attempt, error)

@@ -70,6 +70,13 @@ def mark_failed(session: Session, item_id: int, error: str, now: datetime, *,
         item.next_attempt_at = retry_at
 
 
+def hold(session: Session, item_id: int, until: datetime) -> None:
+    """Put a claimed row back, due at `until`, without counting an attempt."""
+    item = session.get(OutboxItem, item_id)
+    if item is not None and item.status == "pending":
+        item.next_attempt_at = until
+
+
 def backlog(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(OutboxItem)
                           .where(OutboxItem.status == "pending")) or 0

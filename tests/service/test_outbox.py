@@ -144,3 +144,43 @@ def test_a_send_that_cannot_succeed_is_recorded_as_failed(database_url):
 def test_backoff_grows_and_is_capped():
     assert [backoff(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert backoff(30) == 600
+
+
+class OneChatDown:
+    """A channel whose API refuses one chat for a while; the others are fine."""
+
+    channel = "flaky"
+
+    def __init__(self, down_for: str, failures: int) -> None:
+        self.down_for = down_for
+        self.failures = failures
+        self.delivered: list[tuple[str, str]] = []
+
+    async def send(self, message: Outbound) -> None:
+        if message.user_id == self.down_for and self.failures > 0:
+            self.failures -= 1
+            raise DeliveryError("chat busy", retry_after=0)
+        self.delivered.append((message.user_id, message.text))
+
+
+def test_one_stuck_chat_holds_up_no_other_and_keeps_its_order(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with sessions.begin() as s:
+        for user in ("a", "b"):
+            identity = customers.identity_for(s, "flaky", user, now)
+            conversation = conversations.open_locked(s, identity, now)
+            for n in (1, 2):
+                message = conversations.add_message(s, conversation, direction="out",
+                                                    sender="bot", text=f"{user}{n}", now=now)
+                outbox.enqueue(s, message, recipient=user,
+                               payload={"text": f"{user}{n}", "quick_replies": []}, now=now)
+    channel = OneChatDown("a", failures=1)
+    dispatcher = Dispatcher(sessions, {"flaky": channel}, Settings(_env_file=None), Metrics())
+    asyncio.run(dispatcher.dispatch_once())
+    assert channel.delivered == [("b", "b1"), ("b", "b2")]
+    asyncio.run(dispatcher.dispatch_once())
+    assert channel.delivered[2:] == [("a", "a1"), ("a", "a2")]
+    engine.dispose()
