@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         None, description="secret_token given to setWebhook; set = webhook mode, unset = polling")
     telegram_api_base: str = Field("https://api.telegram.org/bot",
                                    description="Bot API base URL; the token is appended")
+    telegram_max_per_second: float = Field(
+        30.0, gt=0, le=1000, description="messages per second to all chats together "
+        "(Telegram allows about 30; paid broadcasts up to 1000)")
 
     @field_validator("telegram_webhook_secret")
     @classmethod

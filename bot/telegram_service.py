@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
 from channels.telegram import (
+    RateLimiter,
     TelegramPoller,
     TelegramSender,
     answer_callback,
@@ -47,7 +48,9 @@ class TelegramChannel:
         self.pipeline = pipeline
         self.dispatcher = dispatcher
         self.bot = make_bot(settings)
-        self.sender = TelegramSender(self.bot)
+        limiter = RateLimiter(global_rate=settings.telegram_max_per_second,
+                              global_burst=max(1, int(settings.telegram_max_per_second)))
+        self.sender = TelegramSender(self.bot, limiter)
         self.memory = memory
         self._poller: asyncio.Task[None] | None = None
 
