@@ -20,19 +20,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels import webchat
-from channels.base import InvalidPayload, Sender
-from workflow.engine import Engine
+from channels.base import InvalidPayload
 
 if TYPE_CHECKING:
     from .telegram_service import TelegramChannel
 
+from .core import build_core
 from .dispatcher import Dispatcher
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .settings import Settings
 from .store import conversations, outbox
 from .store.channel_state import StoreMemory
-from .store.db import make_engine, make_sessionmaker, migrate
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +96,17 @@ async def _too_large(send: Send, limit: int) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: migrate the store, warm the engine, mount the channels."""
     settings = settings or Settings()
-    db = make_engine(settings.database_url)
-    migrate(db)
-    sessions = make_sessionmaker(db)
-    engine = Engine()
-    engine.warm_up()
-    metrics = Metrics()
     connections = webchat.Connections()
-    senders: dict[str, Sender] = {"webchat": webchat.WebchatSender(connections)}
-    pipeline = Pipeline(sessions, engine, settings, metrics)
-    dispatcher = Dispatcher(sessions, senders, settings, metrics)
+    core = build_core(settings, {"webchat": webchat.WebchatSender(connections)})
+    db, sessions, metrics = core.db, core.sessions, core.metrics
+    pipeline, dispatcher = core.pipeline, core.dispatcher
     telegram = None
     if settings.telegram_token is not None:
         from .telegram_service import TelegramChannel
 
         telegram = TelegramChannel(settings, pipeline, dispatcher,
                                    StoreMemory(sessions, "telegram"))
-        senders["telegram"] = telegram.sender
+        dispatcher.senders["telegram"] = telegram.sender
     service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram)
 
     def backlog() -> int:

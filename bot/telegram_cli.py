@@ -11,15 +11,11 @@ from collections.abc import Awaitable, Callable
 from telegram.error import InvalidToken, TelegramError
 
 from channels.telegram import set_webhook
-from workflow.engine import Engine
 
-from .dispatcher import Dispatcher
+from .core import build_core
 from .logs import configure_logging
-from .metrics import Metrics
-from .pipeline import Pipeline
 from .settings import Settings
 from .store.channel_state import StoreMemory
-from .store.db import make_engine, make_sessionmaker, migrate
 from .telegram_service import TelegramChannel, make_bot
 
 
@@ -90,15 +86,10 @@ def poll() -> int:
               "to poll", file=sys.stderr)
         return 2
     configure_logging(settings)
-    db = make_engine(settings.database_url)
-    migrate(db)
-    sessions = make_sessionmaker(db)
-    engine = Engine()
-    engine.warm_up()
-    metrics = Metrics()
-    dispatcher = Dispatcher(sessions, {}, settings, metrics)
-    pipeline = Pipeline(sessions, engine, settings, metrics)
-    channel = TelegramChannel(settings, pipeline, dispatcher, StoreMemory(sessions, "telegram"))
+    core = build_core(settings)
+    db, dispatcher = core.db, core.dispatcher
+    channel = TelegramChannel(settings, core.pipeline, dispatcher,
+                              StoreMemory(core.sessions, "telegram"))
     dispatcher.senders["telegram"] = channel.sender
 
     async def run() -> None:

@@ -1,0 +1,40 @@
+"""What every way of running the service needs: the store, the engine, the pipeline, the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine as Database
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.base import Sender
+from workflow.engine import Engine
+
+from .dispatcher import Dispatcher
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .settings import Settings
+from .store.db import make_engine, make_sessionmaker, migrate
+
+
+@dataclass
+class Core:
+    settings: Settings
+    db: Database
+    sessions: sessionmaker[Session]
+    metrics: Metrics
+    pipeline: Pipeline
+    dispatcher: Dispatcher
+
+
+def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> Core:
+    """Migrate the store, warm the engine, and wire pipeline and dispatcher to them."""
+    db = make_engine(settings.database_url)
+    migrate(db)
+    sessions = make_sessionmaker(db)
+    engine = Engine()
+    engine.warm_up()
+    metrics = Metrics()
+    pipeline = Pipeline(sessions, engine, settings, metrics)
+    dispatcher = Dispatcher(sessions, dict(senders or {}), settings, metrics)
+    return Core(settings, db, sessions, metrics, pipeline, dispatcher)
