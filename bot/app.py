@@ -226,7 +226,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         service.dispatcher.wake()  # anything queued for this visitor can go now
         try:
             while True:
-                data = await _receive_json(socket)
+                data = await _receive_json(socket, service.settings.max_body_bytes)
                 if data is None:
                     continue
                 try:
@@ -249,11 +249,13 @@ def _routes(app: FastAPI, service: Service) -> None:
             service.connections.discard(visitor_id, socket)
 
 
-async def _receive_json(socket: WebSocket) -> Any:
-    """The next frame as JSON; a malformed frame is answered with an error, not a hang-up."""
+async def _receive_json(socket: WebSocket, limit: int) -> Any:
+    """The next frame as JSON; a malformed frame is answered with an error, not a hang-up.
+
+    Frames are held to the same size limit as HTTP bodies (INTAKE_MAX_BODY_BYTES)."""
     raw = await socket.receive_text()
-    if len(raw.encode()) > 65536:
-        await socket.send_json({"type": "error", "detail": "frame larger than 65536 bytes"})
+    if len(raw.encode()) > limit:
+        await socket.send_json({"type": "error", "detail": f"frame larger than {limit} bytes"})
         return None
     try:
         return json.loads(raw)

@@ -38,7 +38,7 @@ from workflow.model import (
 from .metrics import Metrics
 from .settings import Settings
 from .store import cases, conversations, customers, outbox
-from .store.models import ChannelIdentity, Conversation, Message
+from .store.models import Conversation, Message
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -109,7 +109,7 @@ class Pipeline:
         conversation, verified = known
         earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
         if earlier is not None:
-            return self._replay(session, conversation, earlier)
+            return self._replay(session, conversation, earlier, inbound.user_id)
 
         masked = redact(inbound.text, find_sensitive(inbound.text))
         if inbound.edits:
@@ -193,17 +193,13 @@ class Pipeline:
                 conversation.handoff_requested_at = conversation.handoff_requested_at or now
         return step, replies
 
-    def _replay(self, session: Session, conversation: Conversation, earlier: Message) -> Handled:
+    def _replay(self, session: Session, conversation: Conversation, earlier: Message,
+                recipient: str) -> Handled:
         replies = conversations.replies_to(session, earlier.id)
-        outbound = tuple(_outbound(conversation.channel, _recipient(session, conversation),
-                                   m.text, m.quick_replies or [], None) for m in replies)
+        outbound = tuple(_outbound(conversation.channel, recipient, m.text,
+                                   m.quick_replies or [], None) for m in replies)
         waiting = (conversation.state or {}).get("waiting_for")
         return Handled(outbound, True, conversation.id, waiting)
-
-
-def _recipient(session: Session, conversation: Conversation) -> str:
-    identity = session.get(ChannelIdentity, conversation.identity_id)
-    return identity.external_id if identity else ""
 
 
 def _payload(reply: Reply) -> dict[str, Any]:

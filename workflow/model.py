@@ -107,10 +107,6 @@ class Cancelled:
 Event = SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
-    return asdict(event)
-
-
 # ---- outcomes the shell passes back -------------------------------------------------------
 
 

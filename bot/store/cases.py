@@ -78,10 +78,6 @@ def latest(session: Session, limit: int = 50, offset: int = 0) -> list[Case]:
                                 .offset(offset)))
 
 
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Case)) or 0
-
-
 def events(session: Session, case_id: int) -> list[CaseEvent]:
     return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)
                                 .order_by(CaseEvent.id)))

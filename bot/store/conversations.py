@@ -103,10 +103,3 @@ def history(session: Session, channel: str, external_id: str, limit: int = 200) 
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
         .order_by(Message.id.desc()).limit(limit))
     return list(reversed(list(rows)))
-
-
-def count_messages(session: Session, conversation_id: int) -> int:
-    from sqlalchemy import func
-
-    return session.scalar(select(func.count()).select_from(Message)
-                          .where(Message.conversation_id == conversation_id)) or 0

@@ -49,10 +49,6 @@ def identities(session: Session, customer_id: int) -> list[ChannelIdentity]:
         ChannelIdentity.customer_id == customer_id).order_by(ChannelIdentity.id)))
 
 
-def get(session: Session, customer_id: int) -> Customer | None:
-    return session.get(Customer, customer_id)
-
-
 def confirm_phone(
     session: Session, customer_id: int, name: str | None, phone: str | None, now: datetime
 ) -> int:

@@ -41,12 +41,6 @@ def claim_due(session: Session, now: datetime, limit: int = 50,
     return items
 
 
-def pending_for(session: Session, channel: str, recipient: str) -> list[OutboxItem]:
-    return list(session.scalars(select(OutboxItem).where(
-        OutboxItem.channel == channel, OutboxItem.recipient == recipient,
-        OutboxItem.status == "pending").order_by(OutboxItem.id)))
-
-
 def mark_delivered(session: Session, item_id: int, now: datetime) -> None:
     item = session.get(OutboxItem, item_id)
     if item is not None and item.status != "delivered":
