@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels import webchat
 from channels.base import InvalidPayload
+from channels.wechat import BadSignature
 
 if TYPE_CHECKING:
     from .telegram_service import TelegramChannel
+    from .wechat_service import WeChatChannel
 
 from .core import build_core
 from .dispatcher import Dispatcher
@@ -47,6 +49,7 @@ class Service:
     metrics: Metrics
     connections: webchat.Connections
     telegram: TelegramChannel | None = None
+    wechat: WeChatChannel | None = None
 
 
 class BodyLimit:
@@ -107,7 +110,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telegram = TelegramChannel(settings, pipeline, dispatcher,
                                    StoreMemory(sessions, "telegram"))
         dispatcher.senders["telegram"] = telegram.sender
-    service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram)
+    wechat = None
+    if settings.wechat_token is not None:
+        from .wechat_service import WeChatChannel
+
+        wechat = WeChatChannel(settings, pipeline, dispatcher, StoreMemory(sessions, "wechat"))
+        dispatcher.senders["wechat"] = wechat.sender
+    service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram,
+                      wechat)
 
     def backlog() -> int:
         with sessions() as session:
@@ -212,6 +222,33 @@ def _routes(app: FastAPI, service: Service) -> None:
         except InvalidPayload as exc:
             return JSONResponse({"detail": exc.detail}, status_code=400)
         return JSONResponse({"ok": True})
+
+    @app.get("/channels/wechat")
+    def wechat_verify(request: Request) -> Response:
+        if service.wechat is None:
+            return JSONResponse({"detail": "the WeChat channel is not configured"},
+                                status_code=404)
+        try:
+            echostr = service.wechat.verify(request.query_params)
+        except BadSignature:
+            return JSONResponse({"detail": "signature does not match"}, status_code=403)
+        except InvalidPayload as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=400)
+        return Response(echostr, media_type="text/plain")
+
+    @app.post("/channels/wechat")
+    async def wechat_push(request: Request) -> Response:
+        if service.wechat is None:
+            return JSONResponse({"detail": "the WeChat channel is not configured"},
+                                status_code=404)
+        try:
+            body, media_type = await service.wechat.receive(await request.body(),
+                                                            request.query_params)
+        except BadSignature as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=403)
+        except InvalidPayload as exc:
+            return JSONResponse({"detail": exc.detail}, status_code=400)
+        return Response(body, media_type=media_type)
 
     @app.websocket("/channels/webchat/ws")
     async def webchat_socket(socket: WebSocket) -> None:

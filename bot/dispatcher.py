@@ -19,10 +19,11 @@ from channels.base import DeliveryError, Outbound, QuickReply, Sender
 
 from .metrics import Metrics
 from .settings import Settings
-from .store import outbox
+from .store import cases, outbox
 
 log = logging.getLogger(__name__)
-_Item = tuple[int, str, str, dict, int]  # id, channel, recipient, payload, attempts so far
+_Item = tuple[int, str, str, dict, int, datetime]  # id, channel, recipient, payload,
+#                                                  attempts so far, queued at
 _Outcome = tuple[int, int | None, DeliveryError | None]  # id, attempt (None: held), error
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -82,11 +83,11 @@ class Dispatcher:
 
     async def _send_in_order(self, items: list[_Item]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
-        for index, (item_id, channel, recipient, payload, attempts) in enumerate(items):
+        for index, (item_id, channel, recipient, payload, attempts, queued) in enumerate(items):
             message = Outbound(channel=channel, user_id=recipient, text=payload["text"],
                                quick_replies=tuple(QuickReply(q["label"], q["payload"])
                                                    for q in payload.get("quick_replies", [])),
-                               ref=str(item_id))
+                               ref=str(item_id), queued_at=queued)
             try:
                 await self.senders[channel].send(message)
             except Exception as exc:
@@ -121,12 +122,23 @@ class Dispatcher:
                 delay = error.retry_after if error.retry_after is not None else backoff(attempt)
                 until = None if give_up else now + timedelta(seconds=delay)
                 retry_at[id(error)] = until
-                outbox.mark_failed(session, item_id, str(error), now, retry_at=until)
-                if give_up:
+                item = outbox.mark_failed(session, item_id, str(error), now, retry_at=until)
+                if give_up and item is not None:
                     log.warning("outbox %s given up after %s attempts: %s", item_id, attempt,
                                 error)
+                    self._call_back(session, item.conversation_id, error, now)
+
+    def _call_back(self, session: Session, conversation_id: int, error: DeliveryError,
+                   now: datetime) -> None:
+        """A reply that can never reach the customer: an agent must call them back."""
+        case = cases.latest_for_conversation(session, conversation_id)
+        if case is None:  # nothing filed yet: the conversation itself shows the failure
+            return
+        cases.flag_callback(session, case, "reply_undelivered", now,
+                            detail=error.code or str(error)[:200])
 
     def _claim(self, channels: tuple[str, ...]) -> list[_Item]:
         with self.sessions.begin() as session:
             items = outbox.claim_due(session, self.clock(), channels=channels)
-            return [(i.id, i.channel, i.recipient, i.payload, i.attempts) for i in items]
+            return [(i.id, i.channel, i.recipient, i.payload, i.attempts, i.created_at)
+                    for i in items]

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -72,14 +72,20 @@ class Pipeline:
         self._writer: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if sqlite else contextlib.nullcontext())
 
-    def handle(self, inbound: Inbound, *, answered_inline: bool = False) -> Handled:
-        """Run one inbound message through; `answered_inline` marks the replies delivered
-        because the channel returns them in its response (web chat, WeChat passive reply)."""
+    def handle(self, inbound: Inbound, *, answered_inline: bool = False,
+               hold_seconds: float | None = None) -> Handled:
+        """Run one inbound message through.
+
+        `answered_inline` marks the replies delivered because the channel returns them in
+        its response (web chat). `hold_seconds` keeps them from the dispatcher that long,
+        so the channel may still answer with them in its response (WeChat's passive
+        reply) by taking them with `take_for_response`; else they go out through the API.
+        """
         started = time.perf_counter()
         for attempt in range(RETRIES):
             try:
                 with self._writer, self.sessions.begin() as session:
-                    result = self._handle(session, inbound, answered_inline)
+                    result = self._handle(session, inbound, answered_inline, hold_seconds)
                 break
             except (IntegrityError, OperationalError) as exc:
                 # A concurrent delivery of the same message, or a serialisation conflict:
@@ -99,7 +105,18 @@ class Pipeline:
 
     # ---- inside the transaction ---------------------------------------------------------
 
-    def _handle(self, session: Session, inbound: Inbound, answered_inline: bool) -> Handled:
+    def take_for_response(self, handled: Handled) -> bool:
+        """Claim held replies as answered in the response; False: the outbox sends them."""
+        with self._writer, self.sessions.begin() as session:
+            return outbox.take_for_response(session, handled.outbox_ids, self.clock())
+
+    def release(self, handled: Handled) -> None:
+        """The response went out without them: let the outbox send held replies now."""
+        with self._writer, self.sessions.begin() as session:
+            outbox.release(session, handled.outbox_ids, self.clock())
+
+    def _handle(self, session: Session, inbound: Inbound, answered_inline: bool,
+                hold_seconds: float | None) -> Handled:
         now = self.clock()
         known = conversations.locked_by_identity(session, inbound.channel, inbound.user_id)
         if known is None:  # first contact: create the customer, identity and conversation
@@ -116,11 +133,23 @@ class Pipeline:
             original = conversations.find_inbound(session, inbound.channel, inbound.edits)
             if original is not None:
                 conversations.edit_message(session, original, masked)
+        raw = _redacted(inbound.raw, inbound.text, masked)
+        if inbound.attachments:  # evidence the customer sent: kept with the message
+            raw = {**(raw or {}), "attachments": [
+                {"kind": a.kind, "ref": a.ref, "meta": a.meta} for a in inbound.attachments]}
         message = conversations.add_message(
             session, conversation, direction="in", sender="customer", text=masked, now=now,
-            external_id=inbound.message_id, raw=_redacted(inbound.raw, inbound.text, masked),
-            sent_at=inbound.timestamp)
+            external_id=inbound.message_id, raw=raw, sent_at=inbound.timestamp)
 
+        if inbound.kind == "closed":
+            # The customer left the channel (WeChat unsubscribe): the conversation closes,
+            # its cases stay; nothing can be sent to them any more.
+            conversation.status = "closed"
+            conversations.save_state(session, conversation, {}, now)
+            return Handled((), False, conversation.id, None)
+        if conversation.status == "closed":  # back again: a fresh conversation
+            conversation.status = "bot"
+            conversation.state = {}
         if conversation.status == "handoff":
             # An agent has this conversation: the bot stays silent, nothing is lost.
             return Handled((), False, conversation.id, None)
@@ -146,9 +175,10 @@ class Pipeline:
             reply_to_id=message.id, quick_replies=p["quick_replies"], flush=False)
             for p in payloads]
         session.flush()  # once for all replies: their ids key the outbox rows
+        hold_until = now + timedelta(seconds=hold_seconds) if hold_seconds else None
         items = [outbox.enqueue(session, m, recipient=inbound.user_id, payload=p, now=now,
-                                delivered=answered_inline) for m, p in zip(sent, payloads,
-                                                                           strict=True)]
+                                delivered=answered_inline, hold_until=hold_until)
+                 for m, p in zip(sent, payloads, strict=True)]
         session.flush()
         outbound = tuple(_outbound(inbound.channel, inbound.user_id, p["text"],
                                    p["quick_replies"], item.id)
@@ -196,10 +226,12 @@ class Pipeline:
     def _replay(self, session: Session, conversation: Conversation, earlier: Message,
                 recipient: str) -> Handled:
         replies = conversations.replies_to(session, earlier.id)
+        items = outbox.for_messages(session, [m.id for m in replies])
         outbound = tuple(_outbound(conversation.channel, recipient, m.text,
-                                   m.quick_replies or [], None) for m in replies)
+                                   m.quick_replies or [], items.get(m.id)) for m in replies)
         waiting = (conversation.state or {}).get("waiting_for")
-        return Handled(outbound, True, conversation.id, waiting)
+        return Handled(outbound, True, conversation.id, waiting,
+                       tuple(items[m.id] for m in replies if m.id in items))
 
 
 def _payload(reply: Reply) -> dict[str, Any]:

@@ -34,6 +34,25 @@ class Settings(BaseSettings):
         30.0, gt=0, le=1000, description="messages per second to all chats together "
         "(Telegram allows about 30; paid broadcasts up to 1000)")
 
+    wechat_token: SecretStr | None = Field(
+        None, description="the Official Account's server Token; set = the WeChat channel is on")
+    wechat_appid: str | None = Field(None, description="the Official Account's AppID")
+    wechat_secret: SecretStr | None = Field(None, description="the Official Account's AppSecret")
+    wechat_aes_key: SecretStr | None = Field(
+        None, description="EncodingAESKey (43 characters) for the compatible and safe modes")
+    wechat_api_base: str = Field("https://api.weixin.qq.com/cgi-bin/",
+                                 description="WeChat API base URL (as wechatpy's API_BASE_URL)")
+    wechat_reply_seconds: float = Field(
+        4.0, gt=0, lt=5, description="how long a WeChat push waits for its passive reply "
+        "before answering `success` and replying through the customer-service API")
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _wechat_aes_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value.get_secret_value()):
+            raise ValueError("the WeChat EncodingAESKey must be 43 base64 characters")
+        return value
+
     @field_validator("telegram_webhook_secret")
     @classmethod
     def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:

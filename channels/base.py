@@ -7,6 +7,7 @@ store; what they must remember they keep through a `ChannelMemory` they are give
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ class Inbound:
     message_id: str           # the channel's id of this message: the dedup key
     text: str
     timestamp: datetime
-    kind: str = "text"        # text | attachment | event | other
+    kind: str = "text"        # text | command | attachment | unsupported | closed | ...
     attachments: tuple[Attachment, ...] = ()
     display_name: str | None = None
     lang: str | None = None
@@ -47,6 +48,7 @@ class Outbound:
     text: str
     quick_replies: tuple[QuickReply, ...] = ()
     ref: str | None = None    # the outbox row this comes from, for logs
+    queued_at: datetime | None = None  # when the reply was decided (a channel's send window)
 
 
 class InvalidPayload(ValueError):
@@ -61,10 +63,11 @@ class DeliveryError(Exception):
     """A send failed. `permanent` means retrying cannot help; `retry_after` is in seconds."""
 
     def __init__(self, reason: str, *, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(reason)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.code = code  # why, for the service: "window_closed", "blocked", ...
 
 
 class Sender(Protocol):
@@ -83,3 +86,7 @@ class ChannelMemory(Protocol):
     def get(self, key: str) -> str | None: ...
 
     def set(self, key: str, value: str) -> None: ...
+
+    def lock(self, key: str) -> AbstractContextManager[None]:
+        """Held by one worker at a time, across processes where the store allows."""
+        ...

@@ -6,7 +6,7 @@ and calls `resume` with the outcome, which produces the replies that depend on i
 
 The dialogue, as a table (stage: message -> what happens):
 
-    any stage   cancel / restart / human / help / start / status N -> command handled first
+    any stage   cancel / restart / human / help / start / complain / status N -> command first
     collecting  answer to the slot asked, plus any other fields -> ask the next missing slot,
                 or show the summary and wait for the confirmation
     confirming  yes -> FileCase (stage filing);  a correction -> summary again;  no -> ask what
@@ -220,6 +220,15 @@ class Engine:
             turn.say("greeting")
             turn.say("privacy")
             self._prompt(turn, quiet_when_idle=True)
+        elif cmd == "complain":
+            if st.stage == "filed":  # another complaint: keep who they are
+                keep = {k: v for k, v in st.slots.items() if k in ("name", "phone")}
+                self._reset(st)
+                st.slots = keep
+            if st.stage == "collecting" and st.waiting_for is None:
+                self._advance(turn)
+            else:
+                self._prompt(turn)
         elif cmd == "status":
             number = cues.case_number(text)
             if number:

@@ -63,6 +63,22 @@ def record(session: Session, case: Case, *, actor: str, action: str,
                           after=after, at=now))
 
 
+def flag_callback(session: Session, case: Case, reason: str, now: datetime, *,
+                  detail: str | None = None, actor: str = "system") -> None:
+    """Mark the case for an agent to call the customer back (kept until an agent clears it)."""
+    before = {"callback_reason": case.callback_reason}
+    if case.callback_reason is None:
+        case.callback_reason, case.callback_at = reason, now
+        case.updated_at = now
+    record(session, case, actor=actor, action="callback_needed", before=before,
+           after={"callback_reason": reason, "detail": detail}, now=now)
+
+
+def latest_for_conversation(session: Session, conversation_id: int) -> Case | None:
+    return session.scalar(select(Case).where(Case.conversation_id == conversation_id)
+                          .order_by(Case.id.desc()).limit(1))
+
+
 def find_for_customer(session: Session, number: str, customer_id: int) -> Case | None:
     """A case by number, only if this customer owns it (status queries answer no one else)."""
     return session.scalar(select(Case).where(Case.number == number.upper(),
@@ -113,6 +129,7 @@ def to_dict(case: Case) -> dict[str, Any]:
         "reasons": case.reasons,
         "regulatory": case.regulatory,
         "missing": list(case.missing or []),
+        "callback_reason": case.callback_reason,
         "language": case.language,
     }
 

@@ -161,6 +161,10 @@ class Case(Base):
     due_date: Mapped[date] = mapped_column(Date)
     filed_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    # Set when an agent must call the customer back: a reply could not be delivered
+    # ("reply_undelivered"), or a hotline call left fields to confirm ("fields_missing").
+    callback_reason: Mapped[str | None] = mapped_column(String(64))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseEvent(Base):
@@ -193,6 +197,9 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _ts()
+    # How it goes out: "held" (waiting for the request to answer it), "response" (it was the
+    # answer to the request), "api" (the dispatcher sends it through the channel's API).
+    via: Mapped[str | None] = mapped_column(String(16))
 
 
 class ChannelState(Base):
@@ -202,3 +209,22 @@ class ChannelState(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = _ts()
+
+
+class CallTranscript(Base):
+    """A hotline call as imported: its transcript (masked) and the case it was filed as."""
+
+    __tablename__ = "call_transcripts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    call_key: Mapped[str] = mapped_column(String(200), unique=True)  # id:<call_id>|sha256:<h>
+    call_id: Mapped[str | None] = mapped_column(String(128))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    caller: Mapped[str | None] = mapped_column(String(32))
+    agent_id: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    format: Mapped[str] = mapped_column(String(8))  # json | text | webvtt
+    source: Mapped[str | None] = mapped_column(String(500))  # file name or "api"
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # [{speaker, text, start, end}], masked
+    imported_at: Mapped[datetime] = _ts()

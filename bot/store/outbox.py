@@ -14,15 +14,59 @@ LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its send
 
 
 def enqueue(session: Session, message: Message, *, recipient: str, payload: dict[str, Any],
-            now: datetime, delivered: bool = False) -> OutboxItem:
-    """Queue `message` for its channel; `delivered` when it already went out in the response."""
-    item = OutboxItem(message_id=message.id, conversation_id=message.conversation_id,
-                      channel=message.channel, recipient=recipient, payload=payload,
-                      status="delivered" if delivered else "pending",
-                      attempts=1 if delivered else 0, next_attempt_at=now,
-                      delivered_at=now if delivered else None, created_at=now)
+            now: datetime, delivered: bool = False,
+            hold_until: datetime | None = None) -> OutboxItem:
+    """Queue `message` for its channel; `delivered` when it already went out in the response.
+
+    `hold_until` keeps the row from the dispatcher until then, so that the request being
+    answered may take it as its response instead (`take_for_response`).
+    """
+    if delivered:
+        item = OutboxItem(status="delivered", via="response", attempts=1, next_attempt_at=now,
+                          delivered_at=now)
+    else:
+        item = OutboxItem(status="pending", via="held" if hold_until else None, attempts=0,
+                          next_attempt_at=hold_until or now)
+    item.message_id, item.conversation_id = message.id, message.conversation_id
+    item.channel, item.recipient, item.payload = message.channel, recipient, payload
+    item.created_at = now
     session.add(item)
     return item
+
+
+def take_for_response(session: Session, item_ids: tuple[int, ...], now: datetime) -> bool:
+    """Claim held rows as answered in the response: all of them or none.
+
+    True also when they were already answered in a response (WeChat retries a request
+    whose answer it never got, and that answer must be given again); False when the
+    dispatcher has them, or will: then the request must not answer with them too.
+    """
+    if not item_ids:
+        return True
+    query = select(OutboxItem).where(OutboxItem.id.in_(item_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    items = list(session.scalars(query))
+    if len(items) != len(item_ids):
+        return False
+    if all(i.status == "delivered" and i.via == "response" for i in items):
+        return True
+    if not all(i.status == "pending" and i.via == "held" and i.next_attempt_at > now
+               for i in items):
+        return False
+    for item in items:
+        item.status, item.via, item.attempts = "delivered", "response", 1
+        item.delivered_at = now
+    return True
+
+
+def release(session: Session, item_ids: tuple[int, ...], now: datetime) -> None:
+    """The request gave up answering with these: the dispatcher may send them now."""
+    if not item_ids:
+        return
+    for item in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(item_ids))):
+        if item.status == "pending" and item.via == "held":
+            item.next_attempt_at = now
 
 
 def claim_due(session: Session, now: datetime, limit: int = 50,
@@ -38,6 +82,7 @@ def claim_due(session: Session, now: datetime, limit: int = 50,
     items = list(session.scalars(query))
     for item in items:
         item.next_attempt_at = now + LEASE
+        item.via = "api"
     return items
 
 
@@ -51,17 +96,18 @@ def mark_delivered(session: Session, item_id: int, now: datetime) -> None:
 
 
 def mark_failed(session: Session, item_id: int, error: str, now: datetime, *,
-                retry_at: datetime | None) -> None:
+                retry_at: datetime | None) -> OutboxItem | None:
     """Record a failed attempt; `retry_at` None means give up for good."""
     item = session.get(OutboxItem, item_id)
     if item is None or item.status == "delivered":
-        return
+        return None
     item.attempts += 1
     item.last_error = error[:2000]
     if retry_at is None:
         item.status = "failed"
     else:
         item.next_attempt_at = retry_at
+    return item
 
 
 def hold(session: Session, item_id: int, until: datetime) -> None:
@@ -69,6 +115,15 @@ def hold(session: Session, item_id: int, until: datetime) -> None:
     item = session.get(OutboxItem, item_id)
     if item is not None and item.status == "pending":
         item.next_attempt_at = until
+
+
+def for_messages(session: Session, message_ids: list[int]) -> dict[int, int]:
+    """Outbox row id by message id."""
+    if not message_ids:
+        return {}
+    rows = session.execute(select(OutboxItem.message_id, OutboxItem.id)
+                           .where(OutboxItem.message_id.in_(message_ids)))
+    return {message_id: item_id for message_id, item_id in rows}
 
 
 def backlog(session: Session) -> int:

@@ -36,7 +36,6 @@ import email.policy
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import deque
@@ -44,11 +43,12 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.server import ThreadedServer
 
 JSONDict = dict[str, Any]
 
@@ -289,10 +289,6 @@ class FakeTelegram:
         self._closing = False
         # Server-side state (touched only on the server's event loop).
         self._waiters: set[asyncio.Event] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
         self.port = 0
         self.app = Starlette(
             routes=[
@@ -301,6 +297,7 @@ class FakeTelegram:
                 Route("/{rest:path}", self._not_found, methods=["GET", "POST"]),
             ]
         )
+        self._http = ThreadedServer(self.app, "fake-telegram")
         self._handlers = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
@@ -335,46 +332,14 @@ class FakeTelegram:
         return f"{self.url}/file/bot"
 
     def start(self) -> FakeTelegram:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name="fake-telegram", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake Telegram server did not start")
-            time.sleep(0.01)
+        self.port = self._http.start()
         return self
-
-    def _run(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        assert self._server is not None and self._sock is not None
-        await self._server.serve(sockets=[self._sock])
 
     def stop(self) -> None:
         with self._lock:
             self._closing = True
         self._wake_pollers()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
+        self._http.stop()
 
     def __enter__(self) -> FakeTelegram:
         return self.start()
@@ -849,7 +814,7 @@ class FakeTelegram:
         return {"id": chat_id, "title": "Group", "type": "group"}
 
     def _wake_pollers(self) -> None:
-        loop = self._loop
+        loop = self._http.loop
         if loop is None or loop.is_closed():
             return
         try:

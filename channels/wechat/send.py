@@ -1,0 +1,173 @@
+"""The customer-service message API (`message/custom/send`) through wechatpy's client.
+
+The access token is shared by every worker through the store: WeChat invalidates the old
+token when a new one is fetched, so a worker that meets an expired token first looks
+whether another worker already fetched a new one, and only fetches itself (under a lock
+all workers share) when none did. wechatpy's own retry is off: it re-fetches on every
+40001 without limit, which would invalidate the other workers' token each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from channels.base import ChannelMemory, DeliveryError, Outbound
+
+from . import reply
+
+log = logging.getLogger(__name__)
+DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
+TOKEN_KEY = "access_token"
+REFRESH_BEFORE = 300  # seconds before expiry a token is renewed
+# The customer-service API answers a user only within 48 hours of their last message.
+WINDOW = timedelta(hours=48)
+WINDOW_MARGIN = timedelta(minutes=5)
+TOKEN_ERRORS = {40001, 40014, 42001}
+_WINDOW_ERRORS = {45015: "window_closed", 45047: "window_closed", 43004: "unsubscribed",
+                  40003: "unknown_user", 43019: "blocked"}
+
+
+class ApiClient(WeChatClient):
+    """wechatpy's client at a configurable API base, taking its token from a TokenKeeper."""
+
+    def __init__(self, appid: str, secret: str, api_base: str = DEFAULT_API_BASE,
+                 timeout: float = 10.0) -> None:
+        super().__init__(appid, secret, timeout=timeout, auto_retry=False)
+        self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
+        self.keeper: TokenKeeper | None = None
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        # wechatpy's own fetch names api.weixin.qq.com outright and sets no timeout: a hung
+        # token endpoint would stall every send. The base and the timeout must be ours.
+        response = self._http.get(
+            f"{self.API_BASE_URL}token", timeout=self.timeout,
+            params={"grant_type": "client_credential", "appid": self.appid,
+                    "secret": self.secret})
+        if response.status_code >= 400:
+            raise WeChatClientException(None, None, client=self, request=response.request,
+                                        response=response)
+        try:
+            result = response.json()
+        except ValueError:
+            raise WeChatClientException(None, "token endpoint did not answer JSON", client=self,
+                                        request=response.request, response=response) from None
+        if result.get("errcode"):
+            raise WeChatClientException(int(result["errcode"]), result.get("errmsg"),
+                                        client=self, request=response.request,
+                                        response=response)
+        return result
+
+    @property
+    def access_token(self) -> str:
+        if self.keeper is None:
+            raise RuntimeError("ApiClient has no TokenKeeper")
+        return self.keeper.current()
+
+
+class TokenKeeper:
+    """The account's access token: cached here, shared through the store, renewed once."""
+
+    def __init__(self, memory: ChannelMemory, fetch: Callable[[], dict[str, Any]],
+                 clock: Callable[[], float] = time.time) -> None:
+        self._memory = memory
+        self._fetch = fetch
+        self._clock = clock
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def current(self) -> str:
+        if self._token and self._expires_at - self._clock() > REFRESH_BEFORE:
+            return self._token
+        if self._adopt_stored(stale=None):
+            return self._token  # type: ignore[return-value]
+        return self.refresh(stale=self._token)
+
+    def refresh(self, stale: str | None) -> str:
+        """A new token unless another worker already replaced `stale`."""
+        with self._memory.lock(TOKEN_KEY):
+            if self._adopt_stored(stale=stale):
+                return self._token  # type: ignore[return-value]
+            result = self._fetch()
+            token = result.get("access_token")
+            if not isinstance(token, str) or not token:
+                raise DeliveryError("token endpoint gave no access_token")
+            expires_at = self._clock() + float(result.get("expires_in") or 7200)
+            self._memory.set(TOKEN_KEY, json.dumps({"token": token,
+                                                    "expires_at": expires_at}))
+            self._token, self._expires_at = token, expires_at
+            log.info("fetched a new WeChat access token")
+            return token
+
+    def _adopt_stored(self, stale: str | None) -> bool:
+        stored = self._memory.get(TOKEN_KEY)
+        if not stored:
+            return False
+        try:
+            data = json.loads(stored)
+            token, expires_at = str(data["token"]), float(data["expires_at"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        if token == stale or expires_at - self._clock() <= REFRESH_BEFORE:
+            return False
+        self._token, self._expires_at = token, expires_at
+        return True
+
+
+class WeChatSender:
+    """The *out* half: one reply as one or more customer-service text messages."""
+
+    channel = "wechat"
+
+    def __init__(self, client: ApiClient, memory: ChannelMemory,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.client = client
+        self.tokens = TokenKeeper(memory, client.fetch_access_token)
+        client.keeper = self.tokens
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def send(self, message: Outbound) -> None:
+        if message.queued_at is not None and \
+                self._clock() - message.queued_at > WINDOW - WINDOW_MARGIN:
+            raise DeliveryError("outside WeChat's 48-hour customer-service window",
+                                permanent=True, code="window_closed")
+        for part in reply.split(reply.render(message)):
+            await asyncio.to_thread(self._send_text, message.user_id, part)
+
+    def _send_text(self, openid: str, text: str) -> None:
+        try:
+            try:
+                self.client.message.send_text(openid, text)
+            except WeChatClientException as exc:
+                if exc.errcode not in TOKEN_ERRORS:
+                    raise
+                # Expired or replaced: renew once (or take another worker's) and try again.
+                used = self.tokens.current()
+                self.tokens.refresh(stale=used)
+                self.client.message.send_text(openid, text)
+        except WeChatClientException as exc:
+            raise _delivery_error(exc) from None
+        except requests.RequestException as exc:
+            raise DeliveryError(f"WeChat API unreachable: {type(exc).__name__}") from None
+
+
+def _delivery_error(exc: WeChatClientException) -> DeliveryError:
+    code = exc.errcode
+    if code in _WINDOW_ERRORS:
+        return DeliveryError(f"WeChat refused: {code} {exc.errmsg}", permanent=True,
+                             code=_WINDOW_ERRORS[code])
+    if code in (45009, 45011, -1):  # rate limited or WeChat busy: later
+        return DeliveryError(f"WeChat busy: {code} {exc.errmsg}", retry_after=30)
+    if code is None:
+        status = getattr(exc.response, "status_code", None)
+        return DeliveryError(f"WeChat API HTTP error {status}")
+    return DeliveryError(f"WeChat API error {code} {exc.errmsg}")
