@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 from .core import build_core
 from .dispatcher import Dispatcher
+from .hotline import HotlineIntake
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .settings import Settings
@@ -36,6 +38,7 @@ from .store import conversations, outbox
 from .store.channel_state import StoreMemory
 
 log = logging.getLogger(__name__)
+HOTLINE_PATH = "/channels/hotline/transcripts"
 
 
 @dataclass
@@ -50,22 +53,26 @@ class Service:
     connections: webchat.Connections
     telegram: TelegramChannel | None = None
     wechat: WeChatChannel | None = None
+    hotline: HotlineIntake | None = None
 
 
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes with 413, declared or streamed."""
+    """Refuse request bodies over `limit` bytes with 413, declared or streamed; `per_path`
+    sets other limits for some paths (transcripts of long calls are larger than chats)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.default)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(send, self.limit)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
             return
         seen = 0
 
@@ -74,14 +81,14 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
 
 
 class _TooLarge(Exception):
@@ -116,8 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         wechat = WeChatChannel(settings, pipeline, dispatcher, StoreMemory(sessions, "wechat"))
         dispatcher.senders["wechat"] = wechat.sender
+    hotline = HotlineIntake(sessions, pipeline.engine, settings, metrics)
     service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram,
-                      wechat)
+                      wechat, hotline)
 
     def backlog() -> int:
         with sessions() as session:
@@ -142,7 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Complaint intake", lifespan=lifespan)
     app.state.service = service
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
+                       per_path={HOTLINE_PATH: settings.hotline_max_bytes})
     _routes(app, service)
     return app
 
@@ -250,6 +259,30 @@ def _routes(app: FastAPI, service: Service) -> None:
             return JSONResponse({"detail": exc.detail}, status_code=400)
         return Response(body, media_type=media_type)
 
+    @app.post(HOTLINE_PATH)
+    async def hotline_transcript(request: Request,
+                                 name: str = Query("api", max_length=200)) -> JSONResponse:
+        """One call's transcript (JSON, speaker-labelled text or WebVTT) from the call centre."""
+        key = service.settings.hotline_api_key
+        if key is None:
+            return JSONResponse({"detail": "the hotline API is not configured "
+                                 "(INTAKE_HOTLINE_API_KEY)"}, status_code=404)
+        given = _api_key(request)
+        if given is None:
+            return JSONResponse({"detail": "an API key is required (Authorization: Bearer ...)"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if not hmac.compare_digest(given.encode(), key.get_secret_value().encode()):
+            return JSONResponse({"detail": "wrong API key"}, status_code=403)
+        assert service.hotline is not None
+        result = await run_in_threadpool(service.hotline.ingest, await request.body(), name)
+        body = {"status": result.status, "case_number": result.case_number,
+                "priority": result.priority, "missing": list(result.missing)}
+        if result.status == "failed":
+            return JSONResponse({"detail": result.reason, **body}, status_code=422)
+        if result.status == "skipped":
+            return JSONResponse({**body, "detail": result.reason}, status_code=200)
+        return JSONResponse(body, status_code=201)
+
     @app.websocket("/channels/webchat/ws")
     async def webchat_socket(socket: WebSocket) -> None:
         visitor_id = socket.query_params.get("visitor_id", "")
@@ -299,6 +332,13 @@ async def _receive_json(socket: WebSocket, limit: int) -> Any:
     except json.JSONDecodeError as exc:
         await socket.send_json({"type": "error", "detail": f"frame is not valid JSON: {exc}"})
         return None
+
+
+def _api_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    return request.headers.get("x-api-key") or None
 
 
 def _static(name: str) -> str:

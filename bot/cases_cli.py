@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.hotline import transcript_of
 from bot.settings import Settings
 from bot.store import cases, customers
 from bot.store.db import make_engine, make_sessionmaker, migrate
@@ -52,8 +53,14 @@ def show_case(number: str, as_json: bool) -> int:
         who = [{"channel": i.channel, "external_id": i.external_id,
                 "display_name": i.display_name}
                for i in customers.identities(session, case.customer_id)]
+        call = transcript_of(session, case)
+        transcript = None if call is None else {
+            "call_id": call.call_id, "caller": call.caller, "agent_id": call.agent_id,
+            "started_at": call.started_at.isoformat() if call.started_at else None,
+            "format": call.format, "source": call.source, "turns": call.turns}
     if as_json:
-        print(json.dumps({**row, "identities": who, "events": trail}, ensure_ascii=False))
+        print(json.dumps({**row, "identities": who, "events": trail, "transcript": transcript},
+                         ensure_ascii=False))
         return 0
     for key, value in row.items():
         shown = redact(value) if isinstance(value, str) else value
@@ -62,4 +69,9 @@ def show_case(number: str, as_json: bool) -> int:
         print(f"  {i['channel']:10} {i['external_id']}  {i['display_name'] or ''}")
     for e in trail:
         print(f"  {e['at']}  {e['actor']}  {e['action']}")
+    if transcript is not None:
+        print(f"call {transcript['call_id'] or '-'} from {transcript['caller'] or '-'} "
+              f"at {transcript['started_at'] or '-'} ({transcript['source']})")
+        for turn in transcript["turns"]:
+            print(f"  {turn['speaker']:8} {turn['text']}")
     return 0

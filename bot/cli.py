@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     csh.add_argument("number")
     csh.add_argument("--json", action="store_true")
 
+    it = sub.add_parser("import-transcripts",
+                        help="file a case for each hotline call transcript (files or folders)")
+    it.add_argument("paths", nargs="+", metavar="PATH")
+    it.add_argument("--json", action="store_true", help="the summary as one JSON object")
+
     tg = sub.add_parser("telegram", help="the Telegram channel")
     tg_sub = tg.add_subparsers(dest="telegram_command", required=True)
     sw = tg_sub.add_parser("set-webhook", help="register URL with INTAKE_TELEGRAM_WEBHOOK_SECRET")
@@ -52,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.telegram_command == "delete-webhook":
             return telegram_cli.remove_webhook()
         return telegram_cli.poll()
+    if args.command == "import-transcripts":
+        from bot.hotline_cli import import_transcripts
+
+        return import_transcripts(args.paths, args.json)
     if args.command == "serve":
         return _serve(args.host, args.port, args.workers)
     if args.command == "cases":

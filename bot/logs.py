@@ -37,7 +37,7 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     secrets = [s.get_secret_value() for s in (
         settings.telegram_token, settings.telegram_webhook_secret, settings.wechat_token,
-        settings.wechat_secret, settings.wechat_aes_key) if s]
+        settings.wechat_secret, settings.wechat_aes_key, settings.hotline_api_key) if s]
     redact = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)

@@ -46,6 +46,19 @@ class Settings(BaseSettings):
         4.0, gt=0, lt=5, description="how long a WeChat push waits for its passive reply "
         "before answering `success` and replying through the customer-service API")
 
+    hotline_api_key: SecretStr | None = Field(
+        None, description="the key the call-centre system sends to POST /channels/hotline/"
+        "transcripts; unset = that endpoint is off (imports by CLI still work)")
+    hotline_max_bytes: int = Field(2 * 1024 * 1024, ge=1024,
+                                   description="largest transcript accepted, file or request")
+
+    @field_validator("hotline_api_key")
+    @classmethod
+    def _hotline_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("INTAKE_HOTLINE_API_KEY must be at least 16 characters")
+        return value
+
     @field_validator("wechat_aes_key")
     @classmethod
     def _wechat_aes_key(cls, value: SecretStr | None) -> SecretStr | None:

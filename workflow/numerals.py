@@ -9,6 +9,11 @@ Two helpers, both total functions (they return ``None`` instead of raising):
 * `spoken_digits` reads a *digit string* read out one digit at a time, as phone and card
   numbers are spoken on the hotline ("幺三八零零" -> "13800").
 
+And one text rewrite, `read_out_numbers`, for what speech recognition writes: digit strings
+read out in Chinese or English words ("幺三八零零幺三八零零零", "one three nine, one two ...")
+and English number words ("two thousand five hundred") become Arabic digits, so the phone,
+amount and sensitive-number extractors read a transcript as they read typed text.
+
 Why not just `cn2an.cn2an(s, "smart")`? It was measured against the cases we need and does
 not fit as the parser: it returns floats (so "1.2万" and "0.1" lose exactness we want in a
 `Decimal`), it rejects "1,200.50" and "三点五万", and it accepts digit-by-digit strings as
@@ -28,6 +33,7 @@ __all__ = [
     "CN_DIGIT_CHARS",
     "CN_NUMERAL_CHARS",
     "parse_number",
+    "read_out_numbers",
     "spoken_digits",
     "to_plain_decimal",
     "yuan_fraction",
@@ -286,3 +292,182 @@ def to_plain_decimal(value: Decimal) -> Decimal:
     except (ArithmeticError, ValueError):  # beyond the context's precision: leave it be
         pass
     return value
+
+
+# ---- numbers as speech recognition writes them ---------------------------------------------
+
+_SPOKEN_CHARS = "".join(ch for ch in _SPOKEN if not ch.isascii())
+# A run of digits read one by one, in groups joined by a space, hyphen or comma (a pause).
+_READ_RUN = re.compile(
+    rf"[0-9{_SPOKEN_CHARS}](?:[ \-,，、]{{1,2}}(?=[0-9{_SPOKEN_CHARS}])|[0-9{_SPOKEN_CHARS}])*"
+)
+_READ_GROUP = re.compile(r"[^ \-,，、]+|[ \-,，、]+")
+_PAUSES = frozenset(",，、")
+# Only used when reading digits aloud: their presence makes a short run a digit string.
+_READING_FORMS = frozenset("幺洞拐勾零〇○")
+_PLACE_UNITS = frozenset("十拾百佰千仟万萬亿億点第")
+_SHORT_RUN_BEFORE = frozenset("号码是为:：")  # "尾号八八六六", "密码是一二三四五六"
+_MIN_READ, _MIN_READ_SHORT = 7, 4
+_ID_BODY = 17  # an ID number's last character may be read as X ("叉")
+
+_EN_DIGITS = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3",
+              "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_EN_DIGIT_RUN = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|double|triple)"
+    r"(?:[\s,\-]+(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple))+\b",
+    re.IGNORECASE,
+)
+_EN_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_EN_TENS = {w: 10 * (i + 2) for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
+_EN_WORD = "|".join(sorted([*_EN_UNITS, *_EN_TENS, *_EN_SCALES], key=len, reverse=True))
+_EN_QUANTITY = re.compile(
+    rf"\b(?:(?:{_EN_WORD})|an?(?=[\s\-]+(?:hundred|thousand|million|billion)\b))"
+    rf"(?:(?:[\s\-]+(?:and[\s]+)?)(?:{_EN_WORD}))*\b",
+    re.IGNORECASE,
+)
+# Single digits separated by spaces, as some recognisers write a number read out.
+_SPACED_DIGITS = re.compile(r"(?<![0-9])[0-9](?: [0-9]){3,}(?![0-9])")
+
+
+def read_out_numbers(text: str) -> str:
+    """`text` with numbers as speech recognition writes them rewritten in Arabic digits.
+
+    - digit strings read one digit at a time in Chinese: "幺三八零零幺三八零零零" ->
+      "13800138000", with pauses between groups kept as spaces ("幺三八，零零幺三" ->
+      "138 0013"); runs of 7 or more digits always, of 4 to 6 only when they use a reading
+      form (幺, 零, 洞, 拐, 勾), follow 号/码/是 or precede 年 ("尾号八八六六", "二零二六年"),
+      never next to a place unit ("两千零五" stays), and an ID number's final 叉 is X;
+    - in English, digits read one by one ("one three nine, double eight ..."), 4 or more;
+      number words with a tens or scale word ("two thousand five hundred" -> "2500");
+      single digits separated by spaces ("1 3 9 1 2 ...") joined up.
+
+    Chinese place-value numerals ("两千五百", "一万二") are left as they are: the extractors
+    read them. The Chinese rewrite keeps the length of the text; the English one may not.
+    Never raises.
+    """
+    if not isinstance(text, str) or not text:
+        return text if isinstance(text, str) else ""
+    out = _read_out_chinese(text)
+    if any("a" <= ch <= "z" or "A" <= ch <= "Z" for ch in out):
+        out = _EN_DIGIT_RUN.sub(_en_digit_run, out)
+        out = _EN_QUANTITY.sub(_en_quantity, out)
+    return _SPACED_DIGITS.sub(lambda m: m.group().replace(" ", ""), out)
+
+
+def _read_out_chinese(text: str) -> str:
+    chars = list(text)
+    for run in _READ_RUN.finditer(text):
+        # Split at a pause next to a short group: "一，二" are two numbers, not a digit string.
+        pieces: list[list[tuple[int, str]]] = [[]]
+        parts = [(m.start() + run.start(), m.group()) for m in _READ_GROUP.finditer(run.group())]
+        for k, (start, part) in enumerate(parts):
+            if _PAUSES.intersection(part):
+                before = parts[k - 1][1] if k else ""
+                after = parts[k + 1][1] if k + 1 < len(parts) else ""
+                if len(before) < 3 or len(after) < 3 or _thousands(parts):
+                    pieces.append([])
+                    continue
+            pieces[-1].append((start, part))
+        for piece in pieces:
+            if piece:
+                _rewrite_piece(text, chars, piece)
+    return "".join(chars)
+
+
+def _thousands(parts: list[tuple[int, str]]) -> bool:
+    """A comma inside "1,200,000" groups thousands; it is not a pause."""
+    groups = [p for _, p in parts if p[0] not in " -,，、"]
+    return all(p.isascii() for p in groups) and len(groups[0]) <= 3 and all(
+        len(p) == 3 for p in groups[1:]
+    )
+
+
+def _rewrite_piece(text: str, chars: list[str], piece: list[tuple[int, str]]) -> None:
+    start = piece[0][0]
+    end = piece[-1][0] + len(piece[-1][1])
+    body = text[start:end]
+    if not _PAUSES.intersection(body) and not any(ch in _SPOKEN_CHARS for ch in body):
+        return  # already plain digits
+    digits = spoken_digits("".join(" " if ch in _PAUSES else ch for ch in body))
+    if digits is None:
+        return
+    before = text[:start].rstrip(" ")[-1:]
+    after = text[end : end + 1]
+    if before in _PLACE_UNITS or after in _PLACE_UNITS:
+        return  # part of a place-value numeral: "两千零五"
+    if len(digits) < _MIN_READ:
+        short_ok = (
+            _READING_FORMS.intersection(body) or before in _SHORT_RUN_BEFORE or after == "年"
+        )
+        if len(digits) < _MIN_READ_SHORT or not short_ok:
+            return
+    for i in range(start, end):
+        ch = text[i]
+        if ch in _PAUSES:
+            chars[i] = " "
+        elif not ch.isascii():
+            chars[i] = _SPOKEN.get(ch, ch)
+    if len(digits) == _ID_BODY and after == "叉":
+        chars[end] = "X"
+
+
+def _en_digit_run(m: re.Match[str]) -> str:
+    words = re.findall(r"[a-z]+|,", m.group().lower())
+    groups: list[str] = [""]
+    repeat = 1
+    for k, word in enumerate(words):
+        if word == ",":
+            if groups[-1]:
+                groups.append("")
+            continue
+        if word in ("double", "triple"):
+            if repeat != 1:
+                return m.group()
+            repeat = 2 if word == "double" else 3
+            continue
+        if word in ("oh", "o") and k == 0:
+            return m.group()
+        groups[-1] += _EN_DIGITS[word] * repeat
+        repeat = 1
+    if repeat != 1 or sum(len(g) for g in groups) < _MIN_READ_SHORT:
+        return m.group()
+    return " ".join(g for g in groups if g)
+
+
+def _en_quantity(m: re.Match[str]) -> str:
+    words = [w for w in re.split(r"[\s\-]+", m.group().lower()) if w and w != "and"]
+    if not any(w in _EN_TENS or w in _EN_SCALES for w in words):
+        return m.group()  # "five", "one two": not a quantity in words
+    total = current = 0
+    last = ""  # kind of the previous word: unit, teen, tens, hundred, scale
+    for word in words:
+        if word in ("a", "an"):
+            if last:
+                return m.group()
+            current, last = 1, "unit"
+        elif word in _EN_UNITS:
+            value = _EN_UNITS[word]
+            if last in ("unit", "teen") or (last == "tens" and value >= 10):
+                return m.group()  # "one three", "twenty twelve": not one number
+            current += value
+            last = "teen" if value >= 10 else "unit"
+        elif word in _EN_TENS:
+            if last in ("unit", "teen", "tens"):
+                return m.group()
+            current += _EN_TENS[word]
+            last = "tens"
+        elif word == "hundred":
+            if last in ("hundred", "scale") or (current % 100 == 0 and current):
+                return m.group()
+            current = (current or 1) * 100
+            last = "hundred"
+        else:
+            if last == "scale":
+                return m.group()
+            total += (current or 1) * _EN_SCALES[word]
+            current, last = 0, "scale"
+    return str(total + current)

@@ -634,8 +634,12 @@ def _en_weekday(m: re.Match[str], ctx: _Ctx) -> _Result | None:
         re.IGNORECASE,
     ):
         return None  # schedules and ranges: "every Monday", "Monday to Friday"
-    if re.match(r"\s*(?:to|through|till|until|-)\s", _after(ctx, m, 10), re.IGNORECASE):
-        return None
+    if re.match(
+        rf"\s*(?:to|through|till|until|-)\s*(?:{_WD}|(?:mon|tue|wed|thu|fri|sat|sun)\b)",
+        _after(ctx, m, 14),
+        re.IGNORECASE,
+    ):
+        return None  # "Monday to Friday", but not "last Tuesday to take out my money"
     prefix = (m["p"] or "").lower().split()
     weekday = _EN_WEEKDAYS[m["wd"].lower()]
     if m["lastweek"] or prefix == ["last"]:

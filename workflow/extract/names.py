@@ -325,9 +325,12 @@ def parse_name_answer(text: str) -> NameMatch | None:
     tail = _ANSWER_TAIL.search(folded[start:end])
     if tail:
         end = start + tail.start()
+    end = _before_spelling(folded, start, end)
     if start >= end or end - start > _MAX_ANSWER:
         return None
     body = folded[start:end]
+    if body.startswith("姓") and body[1:] in _surnames()[0] | _surnames()[1]:
+        return None  # "免贵姓张": the surname alone is not the name
     if all(_is_cjk(c) for c in body):
         span = _zh_answer(folded, start, end)
     elif _EN_ANSWER.fullmatch(body):
@@ -340,13 +343,37 @@ def parse_name_answer(text: str) -> NameMatch | None:
     return NameMatch(name=text[s:e], start=s, end=e)
 
 
+_EN_NAME_THEN_MORE = re.compile(
+    r"([A-Za-z][A-Za-z'’]*(?:[ -][A-Za-z][A-Za-z'’]*){0,3})\s*[.,;]\s*(.+)", re.DOTALL
+)
+_SPELLED = re.compile(r"[A-Za-z](?:-[A-Za-z])+")
+
+
+def _before_spelling(folded: str, start: int, end: int) -> int:
+    """End of a name spelled out after it ("Sara Li. S-A-R-A, Li." -> "Sara Li")."""
+    m = _EN_NAME_THEN_MORE.fullmatch(folded, start, end)
+    if m is None:
+        return end
+    words = {w.lower() for w in re.split(r"[ -]", m.group(1))}
+    rest = [t for t in re.split(r"[\s.,;]+", m.group(2)) if t]
+    spelled = [t for t in rest if _SPELLED.fullmatch(t)]
+    if spelled and all(
+        t.lower() in words or (_SPELLED.fullmatch(t) and t.replace("-", "").lower() in words)
+        for t in rest
+    ):
+        return m.end(1)
+    return end
+
+
 def _zh_answer(folded: str, start: int, end: int) -> tuple[int, int] | None:
     body = folded[start:end]
-    if not 2 <= len(body) <= 5:
+    if not 2 <= len(body) <= 7:
         return None
     span = _zh_name_at(folded[:end], start)
-    if span is not None and span[1] == end:
-        return span
+    if span is not None and (span[1] == end or folded[span[1] : end] in _TITLES):
+        return span  # "张伟" or "张伟先生" (the name without the title)
+    if len(body) > 5:
+        return None
     # An unlisted surname ("仉伟"): a short run without function characters that is neither
     # a dictionary word nor built from one ("快点", "转人工").
     if len(body) <= 3 and not _STOP_FULL.intersection(body) and not _is_common_word(body):

@@ -1,0 +1,150 @@
+"""Hotline calls into cases: one transcript, one case, with what is missing marked for a
+call-back. Used by `intake import-transcripts` and `POST /channels/hotline/transcripts`.
+
+A call is imported once: its key is the call id, or the transcript's content hash when the
+file has none, and the key is unique in the store, so a second import (even a concurrent
+one) files nothing. Nothing of a file that cannot be read is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from channels.hotline import CHANNEL, InvalidTranscript, Transcript, content_hash, parse_transcript
+from workflow.deadlines import due_date
+from workflow.engine import Engine
+from workflow.extract.sensitive import find_sensitive, redact
+from workflow.transcript import read_call
+
+from .metrics import Metrics
+from .settings import Settings
+from .store import cases, customers
+from .store.models import CallTranscript, Case
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str
+    status: str  # filed | skipped | failed
+    case_number: str | None = None
+    reason: str | None = None  # why it failed or was skipped
+    priority: str | None = None
+    missing: tuple[str, ...] = ()
+    call_key: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    results: list[ImportResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+class HotlineIntake:
+    def __init__(self, sessions: sessionmaker[Session], engine: Engine, settings: Settings,
+                 metrics: Metrics | None = None) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+
+    def ingest(self, data: bytes | str, source: str, *,
+               file_time: datetime | None = None) -> ImportResult:
+        """Read one transcript and file its case, unless this call was imported before."""
+        try:
+            transcript = parse_transcript(data, max_bytes=self.settings.hotline_max_bytes)
+        except InvalidTranscript as exc:
+            return ImportResult(source, "failed", reason=exc.detail)
+        key = _call_key(transcript)
+        with self.sessions() as session:
+            earlier = _imported(session, key)
+        if earlier is not None:
+            return ImportResult(source, "skipped", earlier, "already imported", call_key=key)
+        try:
+            result = self._file(transcript, key, source, file_time or datetime.now(UTC))
+        except IntegrityError:  # imported at this very moment by another worker
+            with self.sessions() as session:
+                earlier = _imported(session, key)
+            return ImportResult(source, "skipped", earlier, "already imported", call_key=key)
+        if self.metrics is not None:
+            self.metrics.messages_in.labels(CHANNEL).inc()
+            self.metrics.cases_filed.labels(CHANNEL, result.priority or "normal").inc()
+        if result.priority == "urgent":
+            log.warning("urgent hotline case %s filed from %s", result.case_number, source)
+        return result
+
+    def _file(self, transcript: Transcript, key: str, source: str,
+              file_time: datetime) -> ImportResult:
+        zone = self.settings.zone
+        started = (transcript.started_at or file_time).astimezone(zone)
+        reading = read_call([(t.speaker, t.text) for t in transcript.turns], started,
+                            caller=transcript.caller, lang=transcript.language,
+                            segmenter=self.engine.segmenter)
+        draft = dict(reading.case)
+        now = datetime.now(UTC)
+        with self.sessions.begin() as session:
+            caller = _caller_id(transcript.caller)
+            identity = customers.identity_for(session, CHANNEL, caller or f"call:{key}", now)
+            customer_id = customers.confirm_phone(session, identity.customer_id,
+                                                  draft.get("name"), draft.get("phone"), now)
+            number = cases.next_number(session, started.date(), self.settings.case_prefix)
+            case = cases.file(session, draft, number=number, customer_id=customer_id,
+                              conversation_id=None, channel=CHANNEL, now=now,
+                              due=due_date(started.date(), self.settings.answer_days),
+                              actor="hotline")
+            if case.missing:
+                cases.flag_callback(session, case, "fields_missing", now,
+                                    detail=", ".join(case.missing))
+            session.add(CallTranscript(
+                call_key=key, call_id=transcript.call_id, content_hash=content_hash(transcript),
+                case_id=case.id, caller=(transcript.caller or "")[:32] or None,
+                agent_id=transcript.agent_id, language=reading.lang, format=transcript.format,
+                source=source[:500], started_at=transcript.started_at,
+                turns=[{"speaker": t.speaker, "text": _masked(t.text), "start": t.start,
+                        "end": t.end} for t in transcript.turns],
+                imported_at=now))
+            return ImportResult(source, "filed", case.number, priority=case.priority,
+                                missing=tuple(case.missing or ()), call_key=key)
+
+
+def transcript_of(session: Session, case: Case) -> CallTranscript | None:
+    return session.scalar(select(CallTranscript).where(CallTranscript.case_id == case.id))
+
+
+def _call_key(transcript: Transcript) -> str:
+    if transcript.call_id:
+        return f"id:{transcript.call_id.strip()[:190]}"
+    return f"sha256:{content_hash(transcript)}"
+
+
+def _imported(session: Session, key: str) -> str | None:
+    """The case number an earlier import of this call filed, or None."""
+    row = session.execute(select(CallTranscript.id, Case.number)
+                          .outerjoin(Case, CallTranscript.case_id == Case.id)
+                          .where(CallTranscript.call_key == key)).first()
+    if row is None:
+        return None
+    return row[1] or "-"
+
+
+def _caller_id(caller: str | None) -> str | None:
+    """The calling number as an identity key: digits and a leading +, nothing else."""
+    if not caller:
+        return None
+    digits = re.sub(r"[^\d+]", "", caller)
+    return digits[:32] or None
+
+
+def _masked(text: str) -> str:
+    found = find_sensitive(text)
+    return redact(text, found) if found else text

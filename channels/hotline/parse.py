@@ -1,0 +1,508 @@
+"""Call transcript files (JSON, speaker-labelled text, WebVTT) -> `Transcript`.
+
+Pure and stdlib only: bytes in, a `Transcript` or `InvalidTranscript` out. The format is told
+by content, never by file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from channels.base import InvalidPayload
+
+MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
+AGENT = "agent"
+CUSTOMER = "customer"
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str                 # AGENT | CUSTOMER
+    text: str
+    start: float | None = None   # seconds from the call's start
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    format: str                  # "json" | "text" | "webvtt"
+    turns: tuple[Turn, ...]
+    call_id: str | None = None
+    caller: str | None = None    # the calling number as the file gives it
+    started_at: datetime | None = None   # aware
+    agent_id: str | None = None
+    language: str | None = None
+
+
+class InvalidTranscript(InvalidPayload):
+    """Not a transcript we can take; `detail` is the short reason for the import report."""
+
+
+# ---- speakers -------------------------------------------------------------------------------
+
+# Longest first, so "customer service" and 客户经理 (bank staff) win over "customer" and 客户.
+_SPEAKER_WORDS: tuple[tuple[str, str], ...] = tuple(sorted(
+    [(w, AGENT) for w in (
+        "agent", "operator", "csr", "representative", "rep", "advisor", "adviser", "staff",
+        "supervisor", "customer service", "client service", "call center", "call centre",
+        "坐席", "座席", "客服", "话务员", "接线员", "客服代表", "服务代表", "工作人员", "主管",
+        "客户经理", "客服专员")]
+    + [(w, CUSTOMER) for w in (
+        "customer", "caller", "client", "user", "complainant", "客户", "用户", "来电人",
+        "来电者", "来电客户", "顾客", "投诉人", "持卡人")],
+    key=lambda item: -len(item[0])))
+_WORDS = frozenset(word for word, _ in _SPEAKER_WORDS)
+# What may follow the word: an id ("Agent 007", 坐席1号), a note in brackets, a short name
+# (客服小王, "Customer Zhang"); more than that is a sentence, not a label.
+_ASCII_REST = re.compile(
+    r"(?:[\s#\-_.]*\d[\w\-]*|\s+[a-z][\w.\-']*|\s*[(（][^)）]{0,20}[)）])?")
+_CJK_REST = re.compile(
+    r"\s*(?:[#\-_.]?\s*[0-9a-z]{1,10}\s*号?|工号\s*[:：]?\s*\w{1,10}|[(（][^)）]{0,20}[)）]"
+    r"|[\u4e00-\u9fff]{1,3})?")
+
+
+def speaker_role(label: str) -> str | None:
+    """"agent" or "customer" for a speaker label or voice name, None when it is not obvious."""
+    text = unicodedata.normalize("NFKC", label).casefold().strip()
+    for word, role in _SPEAKER_WORDS:
+        if text.startswith(word):
+            rest_pattern = _ASCII_REST if word.isascii() else _CJK_REST
+            if rest_pattern.fullmatch(text[len(word):]):
+                return role
+    return None
+
+
+# ---- metadata -------------------------------------------------------------------------------
+
+_META_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("call_id", "callid", "call_no", "通话编号", "通话id", "呼叫编号",
+                     "录音编号"), "call_id"),
+    **dict.fromkeys(("caller", "caller_id", "caller_number", "calling_number", "ani",
+                     "来电号码", "主叫号码"), "caller"),
+    **dict.fromkeys(("started_at", "start_time", "call_start", "开始时间", "通话时间",
+                     "来电时间", "通话开始时间"), "started_at"),
+    **dict.fromkeys(("agent_id", "agent_no", "坐席工号", "坐席编号", "工号"), "agent_id"),
+    **dict.fromkeys(("language", "lang", "语言", "语种"), "language"),
+}
+_META_LINE = re.compile(r"(?P<key>[^:：]{1,24}?)\s*[:：]\s*(?P<value>.*)")
+_PHONE_LIKE = re.compile(r"[+\d][\d\s\-()]{2,30}")
+
+
+def _meta_key(raw: str) -> str | None:
+    key = re.sub(r"[\s\-]+", "_", unicodedata.normalize("NFKC", raw).casefold().strip())
+    return _META_ALIASES.get(key)
+
+
+def _started_at(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidTranscript("started_at must be an ISO 8601 date-time string with an offset")
+    text = value.strip()
+    if not text:
+        return None
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidTranscript(f"started_at is not an ISO 8601 date-time: {shown!r}") from None
+    if moment.utcoffset() is None:
+        raise InvalidTranscript(
+            f"started_at has no UTC offset: {shown!r} (e.g. 2026-11-28T10:00:00+08:00)")
+    return moment
+
+
+def _meta_value(key: str, value: object) -> Any:
+    if key == "started_at":
+        return _started_at(value)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)     # a numeric call id or phone number
+    if not isinstance(value, str):
+        raise InvalidTranscript(f"{key} must be a string")
+    return value.strip() or None
+
+
+def _transcript(fmt: str, turns: list[Turn], meta: dict[str, Any], none_reason: str
+                ) -> Transcript:
+    if not turns:
+        raise InvalidTranscript(none_reason)
+    return Transcript(format=fmt, turns=tuple(turns), **meta)
+
+
+# ---- text helpers ---------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"[ \t]+")
+_TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+_TS_RANGE = rf"{_TS}(?:\s*(?:-->|->|-|–|—|~)\s*{_TS})?"
+_STAMP = rf"(?:[\[(（【]\s*{_TS_RANGE}\s*[\])）】]|{_TS_RANGE})"
+_TS_RE = re.compile(_TS)
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _join(head: str, tail: str) -> str:
+    """Two pieces of one utterance: a space between words, none between CJK characters."""
+    if not head or not tail:
+        return head or tail
+    if head[-1].isascii() or tail[0].isascii():
+        return f"{head} {tail}"
+    return head + tail
+
+
+def _seconds(stamp: str) -> float:
+    *head, sec = stamp.replace(",", ".").split(":")
+    minutes = 0
+    for part in head:
+        minutes = minutes * 60 + int(part)
+    return round(minutes * 60 + float(sec), 3)   # no 109.52000000000001
+
+
+def _span(stamp: str | None) -> tuple[float | None, float | None]:
+    """(start, end) of "[00:01:23]", "00:01:23-00:01:30" and the like."""
+    if not stamp:
+        return None, None
+    found = _TS_RE.findall(stamp)
+    start = _seconds(found[0])
+    end = _seconds(found[1]) if len(found) > 1 else None
+    return start, end
+
+
+# ---- decoding -------------------------------------------------------------------------------
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+)
+_MB = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    if n >= _MB:
+        return f"{n / _MB:.1f}".removesuffix(".0") + " MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f}".removesuffix(".0") + " KB"
+    return f"{n} bytes"
+
+
+def _too_large(n: int, limit: int) -> InvalidTranscript:
+    shown, cap = _size(n), _size(limit)
+    if shown == cap:    # 2 MB + 1 byte must not read "2 MB > 2 MB"
+        shown, cap = f"{n} bytes", f"{limit} bytes"
+    return InvalidTranscript(f"too large: {shown} > {cap}")
+
+
+def _decode(data: bytes) -> str:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(codec)
+            except UnicodeDecodeError:
+                raise InvalidTranscript(
+                    f"binary file: not valid {codec.upper()} after its byte-order mark") from None
+    if b"\x00" in data:
+        raise InvalidTranscript("binary file: NUL bytes")
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidTranscript("binary file: neither UTF-8, UTF-16 nor GB18030 text")
+
+
+def _text_of(data: bytes | str, max_bytes: int) -> str:
+    if isinstance(data, str):
+        size = len(data) if len(data) * 4 <= max_bytes else len(
+            data.encode("utf-8", "surrogatepass"))
+        if size > max_bytes:
+            raise _too_large(size, max_bytes)
+        text = data
+    else:
+        if len(data) > max_bytes:
+            raise _too_large(len(data), max_bytes)
+        if not data:
+            raise InvalidTranscript("empty file")
+        text = _decode(data)
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise InvalidTranscript("empty file")
+    if "\x00" in text:
+        raise InvalidTranscript("binary file: NUL bytes")
+    if len(_CONTROL.findall(text)) * 3 > len(text):
+        raise InvalidTranscript("binary file: mostly control characters")
+    return _CONTROL.sub("", text)
+
+
+# ---- JSON -----------------------------------------------------------------------------------
+
+def _json_seconds(turn: dict[str, Any], key: str, where: str) -> float | None:
+    value = turn.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(_TS, value.strip()):
+        return _seconds(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidTranscript(f"{where}: {key} must be a number of seconds")
+    return float(value)
+
+
+def _json_turn(raw: object, where: str) -> Turn | None:
+    if not isinstance(raw, dict):
+        raise InvalidTranscript(f"{where} must be an object")
+    label = raw.get("speaker")
+    if not isinstance(label, str):
+        raise InvalidTranscript(f"{where}: speaker is missing")
+    role = speaker_role(label)
+    if role is None:
+        raise InvalidTranscript(f"{where}: unknown speaker {label!r}")
+    text = raw.get("text")
+    if text is not None and not isinstance(text, str):
+        raise InvalidTranscript(f"{where}: text must be a string")
+    text = _clean(_CONTROL.sub("", text or ""))
+    if not text:
+        return None     # a silence or a dropped segment
+    start = _json_seconds(raw, "start", where)
+    end = _json_seconds(raw, "end", where)
+    if start is not None and end is not None and end < start:
+        raise InvalidTranscript(f"{where}: ends before it starts")
+    return Turn(role, text, start, end)
+
+
+def _parse_json(text: str) -> Transcript:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidTranscript(
+            f"broken JSON at line {exc.lineno}: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise InvalidTranscript("not a transcript: the JSON is not an object with \"turns\"")
+    raw_turns = data.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise InvalidTranscript("not a transcript: no non-empty \"turns\" list")
+    turns = [t for i, raw in enumerate(raw_turns, 1)
+             if (t := _json_turn(raw, f"turn {i}")) is not None]
+    meta = {key: _meta_value(key, data.get(key))
+            for key in ("call_id", "caller", "started_at", "agent_id", "language")}
+    return _transcript("json", turns, meta, "not a transcript: no turn has any text")
+
+
+# ---- speaker-labelled text ------------------------------------------------------------------
+
+_LABELLED = re.compile(
+    rf"(?:(?P<pre>{_STAMP})\s*)?"
+    r"(?P<label>[^\W\d_][^:：\[\]【】<>]{0,29}?)"   # starts with a letter
+    rf"\s*(?:(?P<post>{_STAMP})\s*)?"
+    r"(?:(?P<colon>[:：])\s*(?P<text>.*))?")
+_LEADING_STAMP = re.compile(
+    rf"(?:[\[(（【]\s*{_TS_RANGE}\s*[\])）】]|\d{{1,2}}:\d{{2}}:\d{{2}}(?:[.,]\d{{1,3}})?)"
+    r"(?:\s+|$)")   # after the colon a bare "10:30" is the caller's words, not a stamp
+_CUE_TIMING_LINE = re.compile(rf"{_TS}\s*-->\s*{_TS}.*")
+_SENTENCE = re.compile(r"[，。！？；、,.!?;\"“”]")
+
+
+@dataclass
+class _Open:
+    speaker: str
+    text: str
+    start: float | None
+    end: float | None
+
+
+def _labelled(line: str, line_no: int) -> tuple[_Open | None, str | None]:
+    """(the turn a line starts, None) or (None, the unknown label-like prefix or None)."""
+    m = _LABELLED.fullmatch(line)
+    if m is None:
+        return None, None
+    label = m.group("label").strip()
+    stamp = m.group("pre") or m.group("post")
+    role = speaker_role(label)
+    has_colon = m.group("colon") is not None
+    if role is None:
+        looks_like_label = has_colon and len(label) <= 16 and not _SENTENCE.search(label)
+        if looks_like_label and stamp:
+            raise InvalidTranscript(f"line {line_no}: unknown speaker {label!r}")
+        return None, label if looks_like_label else None
+    if not has_colon and not stamp and unicodedata.normalize("NFKC", label).casefold() not in (
+            _WORDS):
+        return None, None   # "客户说他..." is a sentence, not a label alone on its line
+    text = m.group("text") or ""
+    if stamp is None and (lead := _LEADING_STAMP.match(text)):
+        stamp, text = lead.group(0), text[lead.end():]
+    start, end = _span(stamp)
+    if start is not None and end is not None and end < start:
+        raise InvalidTranscript(f"line {line_no}: ends before it starts")
+    return _Open(role, _clean(text), start, end), None
+
+
+def _parse_text(text: str) -> Transcript:
+    meta: dict[str, Any] = {}
+    turns: list[_Open] = []
+    unknown: str | None = None
+    for line_no, raw in enumerate(text.splitlines(), 1):
+        line = _clean(raw)
+        if not line:
+            continue
+        if _CUE_TIMING_LINE.fullmatch(line):
+            raise InvalidTranscript(
+                f"unknown format: subtitle cue timings at line {line_no} without a WEBVTT header")
+        if not turns and (m := _META_LINE.fullmatch(line)) and (key := _meta_key(m["key"])):
+            # "Caller: hello" is the caller speaking; "caller: 138..." is the calling number
+            if key != "caller" or _PHONE_LIKE.fullmatch(m["value"].strip()):
+                if key not in meta:
+                    meta[key] = _meta_value(key, m["value"])
+                continue
+        opened, label = _labelled(line, line_no)
+        if opened is not None:
+            turns.append(opened)
+        elif turns:
+            turns[-1].text = _join(turns[-1].text, line)
+        elif unknown is None:
+            unknown = label
+    reason = "not a transcript: no speaker-labelled turns"
+    if unknown:
+        reason += f" (unknown speaker {unknown!r})"
+    done = [Turn(t.speaker, t.text, t.start, t.end) for t in turns if t.text]
+    if turns and not done:
+        reason = "not a transcript: no turn has any text"
+    return _transcript("text", done, meta, reason)
+
+
+# ---- WebVTT ---------------------------------------------------------------------------------
+
+_VTT_TS = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+_TIMING = re.compile(rf"\s*(?P<a>{_VTT_TS})\s*-->\s*(?P<b>{_VTT_TS})(?:\s+.*)?")
+_VOICE = re.compile(r"<v(?:\.[^\s>]*)?(?:[ \t]+(?P<name>[^>]*))?>")
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """Runs of non-blank lines, each with the line number of its first line."""
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    for line_no, line in enumerate(lines, 1):
+        if line.strip():
+            if not current:
+                blocks.append((line_no, current))
+            current.append(line)
+        else:
+            current = []
+    return blocks
+
+
+def _cue_text(raw: str) -> str:
+    text = ""
+    for line in html.unescape(_TAG.sub("", raw)).splitlines():
+        text = _join(text, _clean(line))
+    return text
+
+
+def _cue_turns(payload: list[str], line_no: int, start: float, end: float,
+               previous: str | None) -> list[Turn]:
+    raw = "\n".join(payload)
+    pieces: list[tuple[str | None, str]] = []
+    name: str | None = None
+    pos = 0
+    for m in _VOICE.finditer(raw):
+        pieces.append((name, raw[pos:m.start()]))
+        name, pos = (m.group("name") or "").strip(), m.end()
+    pieces.append((name, raw[pos:]))
+    turns: list[Turn] = []
+    for voice, piece in pieces:
+        text = _cue_text(piece)
+        if not text:
+            continue
+        if voice is not None:
+            role = speaker_role(voice)
+            if role is None:
+                raise InvalidTranscript(f"line {line_no}: unknown speaker {voice!r}")
+        else:
+            opened, _ = _labelled(text, line_no)
+            if opened is not None:      # "客户：..." written in the cue instead of <v>
+                role, text = opened.speaker, opened.text
+            elif previous is not None:  # a cue without a voice goes on with the last speaker
+                role = previous
+            else:
+                raise InvalidTranscript(f"line {line_no}: cue has no speaker (<v Name>)")
+        if text:
+            turns.append(Turn(role, text, start, end))
+            previous = role
+    return turns
+
+
+def _parse_vtt(text: str) -> Transcript:
+    lines = text.splitlines()
+    meta: dict[str, Any] = {}
+    turns: list[Turn] = []
+    for first_no, block in _blocks(lines)[1:]:     # the first block is the WEBVTT header
+        head = block[0].strip()
+        if head == "NOTE" or head.startswith(("NOTE ", "NOTE\t")):
+            for line in [head[4:], *block[1:]]:
+                m = _META_LINE.fullmatch(line.strip())
+                if m and (key := _meta_key(m["key"])) and key not in meta:
+                    meta[key] = _meta_value(key, m["value"])
+            continue
+        if head in ("STYLE", "REGION"):
+            continue
+        at = 0 if "-->" in block[0] else 1
+        timing = _TIMING.fullmatch(block[at]) if at < len(block) else None
+        if timing is None:
+            raise InvalidTranscript(
+                f"line {first_no + at}: malformed cue, expected 'start --> end'")
+        start, end = _seconds(timing["a"]), _seconds(timing["b"])
+        if end < start:
+            raise InvalidTranscript(f"line {first_no + at}: cue ends before it starts")
+        previous = turns[-1].speaker if turns else None
+        turns.extend(_cue_turns(block[at + 1:], first_no + at + 1, start, end, previous))
+    return _transcript("webvtt", turns, meta, "not a transcript: no cue has any text")
+
+
+# ---- entry points ---------------------------------------------------------------------------
+
+_JSON_ARRAY = re.compile(r"\[\s*[{\]\"]")
+
+
+def parse_transcript(data: bytes | str, *, max_bytes: int = MAX_TRANSCRIPT_BYTES
+                     ) -> Transcript:
+    """The transcript in `data` (JSON, WebVTT or speaker-labelled text, told by content);
+    InvalidTranscript with a short reason for anything else."""
+    text = _text_of(data, max_bytes)
+    body = text.lstrip()
+    if body.startswith("{") or _JSON_ARRAY.match(body):
+        return _parse_json(body)
+    if re.match(r"WEBVTT(?:[ \t\r\n]|$)", body):
+        return _parse_vtt(body)
+    if body.startswith("<"):
+        raise InvalidTranscript("unknown format: markup (XML or HTML), not a transcript")
+    return _parse_text(text)
+
+
+def _hash_text(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).casefold())
+
+
+def content_hash(t: Transcript) -> str:
+    """sha256 (hex) of who said what, for dedup without a call id. Timings, metadata,
+    whitespace, case and how the file split a speaker's words into turns do not count, so
+    one call exported twice, in any of the formats, hashes the same."""
+    merged: list[list[str]] = []
+    for turn in t.turns:
+        text = _hash_text(turn.text)
+        if merged and merged[-1][0] == turn.speaker:
+            merged[-1][1] += text
+        else:
+            merged.append([turn.speaker, text])
+    digest = hashlib.sha256()
+    for speaker, text in merged:
+        digest.update(f"{speaker}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
