@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.settings import Settings
+from bot.store.db import make_engine
 from bot.store.models import Case, CaseEvent, Conversation, Message, OutboxItem
 from tests.fakes import wechat_push as wx
 from tests.fakes.wechat_api import FakeWeChat
@@ -204,26 +204,38 @@ def test_three_deliveries_of_one_message_store_one_message_and_one_reply(fake, d
         assert fake.sent == []  # and never a second copy through the API
 
 
-def _hold_sqlite_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
-    connection = sqlite3.connect(path, timeout=30)
-    connection.execute("BEGIN IMMEDIATE")
-    held.set()
-    time.sleep(seconds)
-    connection.rollback()
-    connection.close()
+def _hold_the_conversation(database_url: str, seconds: float, held: threading.Event) -> None:
+    """Keep the customer's conversation locked, as a long transaction elsewhere would."""
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=30)
+        connection.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        connection.rollback()
+        connection.close()
+        return
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(select(Conversation).with_for_update())
+            held.set()
+            time.sleep(seconds)
+    finally:
+        engine.dispose()
 
 
-def test_a_slow_step_answers_success_and_replies_through_the_api(fake, tmp_path):
-    """The database is busy for longer than the reply budget: WeChat gets `success` in
-    time, and the reply follows through the customer-service API, once."""
-    db = tmp_path / "db.sqlite"
-    settings = settings_for(fake, f"sqlite:///{db}", wechat_reply_seconds=0.5)
+def test_a_slow_step_answers_success_and_replies_through_the_api(fake, database_url):
+    """The conversation is locked for longer than the reply budget: WeChat gets `success`
+    in time, and the reply follows through the customer-service API, once."""
+    settings = settings_for(fake, database_url, wechat_reply_seconds=0.5)
     with Service(settings) as live:
         chat = WeChat(live)
+        assert chat.event("subscribe") is not None  # the conversation exists
         held = threading.Event()
-        blocker = threading.Thread(target=_hold_sqlite_write_lock, args=(db, 2.0, held))
+        blocker = threading.Thread(target=_hold_the_conversation,
+                                   args=(database_url, 2.0, held))
         blocker.start()
-        held.wait(5)
+        assert held.wait(10)
         xml = wx.text_xml(ACCOUNT, USER, OPENING, next(_ids))
         started = time.monotonic()
         response = chat.post(xml)
@@ -237,7 +249,8 @@ def test_a_slow_step_answers_success_and_replies_through_the_api(fake, tmp_path)
         assert chat.reply(chat.post(xml)) is None
         time.sleep(0.5)
         assert len(fake.sent) == 1
-        assert count(live, Message, Message.direction == "in") == 1
+        assert count(live, Message, Message.direction == "in") == 2
+        assert count(live, OutboxItem, OutboxItem.via == "api") == 1
 
 
 def test_a_bad_signature_is_refused_and_nothing_stored(fake, tmp_path):
