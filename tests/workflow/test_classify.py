@@ -733,3 +733,35 @@ def test_implied_money_is_a_money_cue(text: str) -> None:
     from workflow.cues import mentions_money
 
     assert mentions_money(text)
+
+
+# A feared event is not an event; an account frozen is about the account; "never agreed to"
+# is fraud only about money.
+@pytest.mark.parametrize(("text", "expected"), [
+    ("热线一个小时打不进来，万一被人刷了怎么办", "service"),
+    ("I couldn't get through for an hour, what if someone used my card", "service"),
+    ("信用卡被人刷了两笔，不是我本人操作的", "product"),
+])
+def test_a_feared_event_is_not_the_grievance(text: str, expected: str) -> None:
+    assert classify_category(text).primary == expected
+
+
+def test_a_feared_theft_alone_is_not_urgent() -> None:
+    assert prioritise("我担心被盗刷，想问问怎么设置交易提醒").value == "normal"
+    assert prioritise("卡被偷了，担心被盗刷").value == "urgent"  # the theft itself is
+
+
+@pytest.mark.parametrize("text", [
+    "my account has been frozen and the transfer for my rent was rejected",
+    "我的账户突然被冻结了，钱取不出来",
+])
+def test_a_frozen_account_is_about_the_account(text: str) -> None:
+    label = classify_business(text)
+    assert label is not None and label.value == "deposit"
+
+
+def test_never_agreed_to_is_fraud_only_about_money() -> None:
+    assert prioritise("Your telemarketers call me daily. I never agreed to any of this."
+                      ).value == "normal"
+    assert prioritise("I never agreed to this insurance policy, yet you charge me monthly"
+                      ).value == "urgent"
