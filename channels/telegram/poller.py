@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 from telegram import Bot
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 
-from channels.base import ChannelMemory
+from channels.base import ChannelMemory, InvalidPayload
 
 from .parse import ALLOWED_UPDATES
 from .send import retry_after_seconds
@@ -18,6 +19,8 @@ from .send import retry_after_seconds
 log = logging.getLogger(__name__)
 
 OFFSET_KEY = "offset"
+PARKED_PREFIX = "parked:"
+MAX_HANDLE_ATTEMPTS = 8  # then the update is parked, so one bad update stops nobody else
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 
@@ -37,7 +40,9 @@ class TelegramPoller:
     The offset (next update id wanted) lives in `memory["offset"]` and is stored only after
     `handle` returned for an update, so a crash loses nothing; an update handled but not yet
     acknowledged comes again after a restart and the service's dedup by update id drops it.
-    If `handle` raises, the poller backs off and fetches the same update again.
+    If `handle` raises, the poller backs off and fetches the same update again; an update that
+    is not a valid message (InvalidPayload) or fails MAX_HANDLE_ATTEMPTS times is parked whole
+    in `memory["parked:<update_id>"]` for someone to look at, and polling goes on past it.
     Network errors, 5xx and flood control back off (1 s doubling to 30 s, or `retry_after`);
     409 Conflict (a webhook is set, or another poller runs) and a rejected token stop it.
     Setting `stop` ends `run` promptly: the long poll in flight is cancelled; an update being
@@ -55,6 +60,7 @@ class TelegramPoller:
         self.backoff_start = backoff_start
         self.backoff_max = backoff_max
         self._backoff = backoff_start
+        self._failures: dict[Any, int] = {}
 
     def _offset(self) -> int | None:
         value = self.memory.get(OFFSET_KEY)
@@ -126,11 +132,16 @@ class TelegramPoller:
                 update_id = data.get("update_id")
                 try:
                     await self.handle(data)
-                except Exception:
-                    log.exception("telegram poller: handling update %s failed; retrying in %g s",
-                                  update_id, self._backoff)
-                    await self._back_off(stop)
-                    break
+                except Exception as exc:
+                    failures = self._failures.get(update_id, 0) + 1
+                    self._failures = {update_id: failures}
+                    if isinstance(exc, InvalidPayload) or failures >= MAX_HANDLE_ATTEMPTS:
+                        self._park(update_id, data, exc)
+                    else:
+                        log.exception("telegram poller: handling update %s failed; retrying "
+                                      "in %g s", update_id, self._backoff)
+                        await self._back_off(stop)
+                        break
                 if isinstance(update_id, int) and not isinstance(update_id, bool):
                     self.memory.set(OFFSET_KEY, str(update_id + 1))
                 if stop.is_set():
@@ -138,3 +149,12 @@ class TelegramPoller:
             else:
                 self._backoff = self.backoff_start
         log.info("telegram poller: stopped")
+
+    def _park(self, update_id: Any, data: dict[str, Any], exc: Exception) -> None:
+        """Keep an update that cannot be handled, whole, and move past it."""
+        self.memory.set(f"{PARKED_PREFIX}{update_id}", json.dumps(
+            {"update": data, "error": f"{type(exc).__name__}: {exc}"[:2000]},
+            ensure_ascii=False))
+        log.error("telegram poller: update %s parked after %s (%s); polling goes on",
+                  update_id, type(exc).__name__, "not a valid update"
+                  if isinstance(exc, InvalidPayload) else "repeated failures")

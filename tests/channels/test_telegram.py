@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as dtm
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from channels.telegram import (
     set_webhook,
     split_text,
 )
+from channels.telegram.poller import MAX_HANDLE_ATTEMPTS
 
 # PTB's own RetryAfter.__init__ reads its deprecated int `retry_after` for the message.
 pytestmark = pytest.mark.filterwarnings(
@@ -726,6 +728,40 @@ def test_a_failing_handle_neither_loses_nor_skips_the_update() -> None:
     assert seen == [10, 11, 11]
     assert memory.writes == ["11", "12"]
     assert [c["offset"] for c in bot.calls] == [None, 11, 12]
+
+
+def test_an_update_that_always_fails_is_parked_and_polling_goes_on() -> None:
+    bad, good = text_update(20, "坏"), text_update(21, "好")
+    bot = PollBot([[bad, good]] * MAX_HANDLE_ATTEMPTS + [[good]])
+    memory = Memory()
+    seen: list[int] = []
+
+    async def handle(data: dict) -> None:
+        seen.append(data["update_id"])
+        if data["update_id"] == 20:
+            raise RuntimeError("a bug in handling this one")
+
+    run(poll(bot, memory, handle))
+    assert seen == [20] * MAX_HANDLE_ATTEMPTS + [21]
+    parked = json.loads(memory.values["parked:20"])
+    assert parked["update"]["message"]["text"] == "坏"
+    assert "a bug in handling this one" in parked["error"]
+    assert memory.values["offset"] == "22"
+
+
+def test_an_invalid_update_is_parked_at_once() -> None:
+    bot = PollBot([[text_update(30, "x"), text_update(31, "y")]])
+    memory = Memory()
+    seen: list[int] = []
+
+    async def handle(data: dict) -> None:
+        seen.append(data["update_id"])
+        if data["update_id"] == 30:
+            raise InvalidPayload("message without a chat")
+
+    run(poll(bot, memory, handle))
+    assert seen == [30, 31]
+    assert "InvalidPayload" in json.loads(memory.values["parked:30"])["error"]
 
 
 def test_poller_backs_off_on_network_errors_and_goes_on() -> None:
