@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,17 @@ def test_the_call_centre_api_files_a_call_once(live_hotline):
         events = s.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == case.id)).all()
     assert case.number == filed["case_number"] and case.channel == "hotline"
     assert events == ["hotline"]
+
+
+def test_the_same_call_posted_concurrently_is_filed_once(live_hotline):
+    body = (CORPUS / "zh_account_closing.json").read_bytes()  # no call_id: by content hash
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: _post(live_hotline, body), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
+    assert len({a.json()["case_number"] for a in answers}) == 1
+    with live_hotline.service.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 1
+        assert s.scalar(select(func.count()).select_from(CallTranscript)) == 1
 
 
 def test_the_api_refuses_without_the_right_key(live_hotline):
