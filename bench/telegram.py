@@ -35,41 +35,23 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing as mp
 import os
 import re
 import secrets
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import (
-    CASE_NUMBER,
-    DEFAULT_SET,
-    Connection,
-    ProtocolError,
-    Server,
-    ServerError,
-    _count_rows,
-    _cpu_self,
-    _machine_busy,
-    free_port,
-    percentile,
-)
+from bench import common
 
-ROOT = Path(__file__).resolve().parents[1]
 SERVICE_PATH = "/channels/telegram/webhook"
 FORM_PATH = "/telegram"
 FORM_SLOTS = ("name", "phone", "business", "description", "incident_time", "resolution")
-MAX_TURNS = 30
 CHATS_PER_BLOCK = 10**8  # chat ids of one client process of one target: [base, base + this)
 
 
@@ -103,7 +85,7 @@ def _prompts() -> list[tuple[re.Pattern[str], str]]:
 def classify(text: str, prompts: list[tuple[re.Pattern[str], str]]) -> str | None:
     """"filed", a slot, "confirm" or "change" for a message that ends a turn; None for one
     that only informs (an acknowledgement, a warning): more follows."""
-    if CASE_NUMBER.search(text):
+    if common.CASE_NUMBER.search(text):
         return "filed"
     best: tuple[int, str] | None = None
     for pattern, what in prompts:
@@ -117,22 +99,17 @@ def classify(text: str, prompts: list[tuple[re.Pattern[str], str]]) -> str | Non
 
 
 @dataclass
-class ClientStats:
-    latencies: list[float] = field(default_factory=list)  # window: post -> reply at the fake
+class ClientStats(common.LoadStats):
+    """`LoadStats`: latencies from posting an update to the fake recording the reply;
+    `messages`: customer messages whose reply was seen; `errors`: failed turns;
+    `no_case_total`: dialogues that ran out of script or turns without a case."""
+
     feed_lags: list[float] = field(default_factory=list)  # window: fake recorded -> client saw
-    messages: int = 0  # customer messages whose reply was seen within the window
-    complaints: int = 0  # case numbers seen within the window
-    errors: int = 0  # failed turns ending within the window
     posted_total: int = 0  # every update posted, warm-up and drain included
     accepted_total: int = 0  # every update answered 200 by the webhook
     replied_total: int = 0  # every turn whose reply was seen
-    complaints_total: int = 0
-    errors_total: int = 0
     informational_total: int = 0  # reply messages that did not end a turn
     stray_total: int = 0  # sends to chats no customer was waiting on (after a case number)
-    no_case_total: int = 0  # dialogues that ran out of script or turns without a case
-    error_kinds: dict[str, int] = field(default_factory=dict)
-    cpu_window: float = 0.0
 
 
 class Feed:
@@ -160,12 +137,6 @@ class Feed:
                     queue.put_nowait(event)
 
 
-def _error(stats: ClientStats, kind: str, in_window: bool) -> None:
-    stats.errors_total += 1
-    stats.errors += in_window
-    stats.error_kinds[kind] = stats.error_kinds.get(kind, 0) + 1
-
-
 async def _reply(queue: asyncio.Queue[dict[str, Any]], form: bool,
                  prompts: list[tuple[re.Pattern[str], str]],
                  stats: ClientStats) -> tuple[str, dict[str, Any]]:
@@ -174,27 +145,22 @@ async def _reply(queue: asyncio.Queue[dict[str, Any]], form: bool,
         event = await queue.get()
         text = event.get("text") or ""
         if form:
-            return ("filed" if CASE_NUMBER.search(text) else "next"), event
+            return ("filed" if common.CASE_NUMBER.search(text) else "next"), event
         what = classify(text, prompts)
         if what is not None:
             return what, event
         stats.informational_total += 1
 
 
-async def _customer(spec: dict[str, Any], index: int, stats: ClientStats, feed: Feed,
+async def _customer(spec: common.Spec, index: int, stats: ClientStats, feed: Feed,
                     builder: Any, prompts: list[tuple[re.Pattern[str], str]],
                     warm_end: float, end: float) -> None:
     form = spec["kind"] == "form"
-    dialogues = spec["dialogues"]
-    conn = Connection("127.0.0.1", spec["port"])
-    conn.prefix += f"X-Telegram-Bot-Api-Secret-Token: {spec['secret']}\r\n".encode()
-    global_index = spec["first_customer"] + index
-    k = global_index
+    conn = common.Connection("127.0.0.1", spec["port"],
+                             {"X-Telegram-Bot-Api-Secret-Token": spec["secret"]})
     n = 0
     try:
-        while time.monotonic() < end:
-            d = dialogues[k % len(dialogues)]
-            k += spec["total_customers"]
+        for d in common.round_robin(spec, index, end):
             chat = spec["chat_base"] + index * 100_000 + n
             n += 1
             queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -208,19 +174,19 @@ async def _customer(spec: dict[str, Any], index: int, stats: ClientStats, feed: 
         await conn.close()
 
 
-async def _dialogue(spec: dict[str, Any], d: dict[str, Any], chat: int,
-                    queue: asyncio.Queue[dict[str, Any]], conn: Connection, form: bool,
-                    stats: ClientStats, builder: Any,
+async def _dialogue(spec: common.Spec, d: common.Dialogue, chat: int,
+                    queue: asyncio.Queue[dict[str, Any]], conn: common.Connection,
+                    form: bool, stats: ClientStats, builder: Any,
                     prompts: list[tuple[re.Pattern[str], str]],
                     warm_end: float, end: float) -> None:
     lang = d.get("lang", "zh")
-    dont_know = "不知道" if lang == "zh" else "I don't know"
-    confirm = "确认" if lang == "zh" else "yes"
+    unknown = common.dont_know(lang)
+    confirm = common.confirm_word(lang)
     answers = d.get("answers", {})
-    script = [d["opening"], *(answers.get(s, dont_know) for s in FORM_SLOTS), confirm]
+    script = [d["opening"], *(answers.get(s, unknown) for s in FORM_SLOTS), confirm]
     path = FORM_PATH if form else SERVICE_PATH
     message = d["opening"]
-    for turn in range(MAX_TURNS):
+    for turn in range(common.MAX_TURNS):
         update = builder.text_update(chat, message, push=False, first_name="Customer",
                                      language_code="zh-hans" if lang == "zh" else "en")
         body = json.dumps(update, ensure_ascii=False).encode()
@@ -229,20 +195,19 @@ async def _dialogue(spec: dict[str, Any], d: dict[str, Any], chat: int,
         deadline = started + spec["timeout"]
         try:
             status, _ = await asyncio.wait_for(conn.post(path, body), spec["timeout"])
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                TimeoutError, ProtocolError, ValueError) as exc:
+        except common.REQUEST_ERRORS as exc:
             await conn.close()
-            _error(stats, type(exc).__name__, warm_end <= time.monotonic() < end)
+            stats.count_error(type(exc).__name__, warm_end <= time.monotonic() < end)
             return
         if status != 200:
-            _error(stats, f"HTTP {status}", warm_end <= time.monotonic() < end)
+            stats.count_error(f"HTTP {status}", warm_end <= time.monotonic() < end)
             return
         stats.accepted_total += 1
         try:
             what, event = await asyncio.wait_for(_reply(queue, form, prompts, stats),
                                                  max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            _error(stats, "no reply in time", warm_end <= time.monotonic() < end)
+            stats.count_error("no reply in time", warm_end <= time.monotonic() < end)
             return
         done = time.monotonic()
         in_window = warm_end <= done < end
@@ -267,37 +232,28 @@ async def _dialogue(spec: dict[str, Any], d: dict[str, Any], chat: int,
             stats.no_case_total += 1
             return
         else:
-            message = answers.get(what, dont_know)
+            message = answers.get(what, unknown)
     stats.no_case_total += 1
 
 
-async def _client(spec: dict[str, Any]) -> ClientStats:
+async def _client(spec: common.Spec) -> ClientStats:
     from tests.fakes.telegram_api import FakeTelegram
 
     # Not started: only its Update builders are used, with update ids of this process's own.
     builder = FakeTelegram(spec["token"], first_update_id=spec["first_update_id"])
     prompts = [] if spec["kind"] == "form" else _prompts()
-    start = time.monotonic()
-    warm_end = start + spec["warmup"]
-    end = warm_end + spec["seconds"]
+    warm_end, end = common.window(spec)
     stats = ClientStats()
     lo = spec["chat_base"]
     feed = Feed(f"ws://127.0.0.1:{spec['fake_port']}/bench/sends?lo={lo}"
                 f"&hi={lo + CHATS_PER_BLOCK}", stats, warm_end, end)
     reader = asyncio.create_task(feed.run())
     await asyncio.wait_for(feed.ready.wait(), 10)
-
-    async def cpu_probe() -> None:
-        await asyncio.sleep(max(0.0, warm_end - time.monotonic()))
-        before = _cpu_self()
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
-        stats.cpu_window = _cpu_self() - before
-
-    probe = asyncio.create_task(cpu_probe())
+    probe = asyncio.create_task(common.cpu_window(warm_end, end))
     try:
         await asyncio.gather(*(_customer(spec, i, stats, feed, builder, prompts, warm_end, end)
                                for i in range(spec["customers"])))
-        await probe
+        stats.cpu_window = await probe
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -305,44 +261,7 @@ async def _client(spec: dict[str, Any]) -> ClientStats:
     return stats
 
 
-def client_process(spec: dict[str, Any], barrier: Any, results: Any) -> None:
-    """Entry point of one load client process: wait for the others, run, report."""
-    try:
-        barrier.wait(timeout=60)
-        try:
-            import uvloop
-        except ImportError:
-            stats = asyncio.run(_client(spec))
-        else:
-            stats = uvloop.run(_client(spec))
-        results.put(("ok", spec["proc"], stats.__dict__))
-    except BaseException as exc:  # report to the parent rather than vanish
-        results.put(("error", spec["proc"], f"{type(exc).__name__}: {exc}"))
-
-
 # --------------------------------------------------------------------------- processes
-
-
-class Child(Server):
-    """A `Server` whose readiness is a callable (the form bot has no /healthz)."""
-
-    def launch(self, ready: Callable[[], str | None], timeout: float) -> None:
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        last: str | None = "not started"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerError(f"{self.name}: exited with code {self.proc.returncode} "
-                                  f"before it was ready; its output:\n{self.tail()}")
-            last = ready()
-            if last is None:
-                return
-            time.sleep(0.1)
-        raise ServerError(f"{self.name}: not ready after {timeout:.0f} s ({last}); "
-                          f"its output:\n{self.tail()}")
 
 
 def _get_json(url: str, method: str = "GET") -> Any:
@@ -351,17 +270,7 @@ def _get_json(url: str, method: str = "GET") -> Any:
         return json.loads(r.read())
 
 
-def _healthy(port: int) -> Callable[[], str | None]:
-    def check() -> str | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                return None if r.status == 200 else f"HTTP {r.status}"
-        except (OSError, urllib.error.URLError) as exc:
-            return str(exc)
-    return check
-
-
-def _form_ready(port: int, fake: str) -> Callable[[], str | None]:
+def _form_ready(port: int, fake: str) -> common.ReadyCheck:
     def check() -> str | None:
         try:
             url = _get_json(f"{fake}/bench/stats")["webhook_url"]
@@ -375,12 +284,6 @@ def _form_ready(port: int, fake: str) -> Callable[[], str | None]:
         except OSError as exc:
             return str(exc)
     return check
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 # --------------------------------------------------------------------------- one target
@@ -401,81 +304,22 @@ class Result:
     db_messages_in: int | None = None
 
 
-def _merge(parts: list[dict[str, Any]]) -> ClientStats:
-    total = ClientStats()
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                getattr(total, key).extend(value)
-            elif isinstance(value, dict):
-                for kind, n in value.items():
-                    total.error_kinds[kind] = total.error_kinds.get(kind, 0) + n
-            else:
-                setattr(total, key, getattr(total, key) + value)
-    return total
-
-
 def run_load(name: str, kind: str, port: int, target_no: int, args: argparse.Namespace,
-             dialogues: list[dict[str, Any]], server: Server, fake: Server, fake_url: str,
-             fake_port: int, token: str, secret: str) -> Result:
-    ctx = mp.get_context("spawn")
-    nproc = max(1, min(args.client_processes, args.customers))
-    barrier = ctx.Barrier(nproc + 1)
-    results = ctx.Queue()
-    procs = []
-    first = 0
-    for p in range(nproc):
-        share = args.customers // nproc + (p < args.customers % nproc)
-        block = target_no * 10 + p + 1
-        spec = {"proc": p, "kind": kind, "port": port, "secret": secret, "token": token,
-                "fake_port": fake_port, "customers": share, "first_customer": first,
-                "total_customers": args.customers, "dialogues": dialogues,
-                "warmup": args.warmup, "seconds": args.seconds, "timeout": args.timeout,
-                "chat_base": block * CHATS_PER_BLOCK,
-                "first_update_id": block * CHATS_PER_BLOCK}
-        first += share
-        procs.append(ctx.Process(target=client_process, args=(spec, barrier, results),
-                                 daemon=True))
-    try:
-        for proc in procs:
-            proc.start()
-        try:
-            barrier.wait(timeout=60)
-        except Exception as exc:
-            raise RuntimeError("load client processes did not start") from exc
-        start = time.monotonic()
-        time.sleep(max(0.0, start + args.warmup - time.monotonic()))
-        t0 = time.monotonic()
-        server0, fake0, (busy0, all0) = server.cpu(), fake.cpu(), _machine_busy()
-        time.sleep(max(0.0, start + args.warmup + args.seconds - time.monotonic()))
-        t1 = time.monotonic()
-        server1, fake1, (busy1, all1) = server.cpu(), fake.cpu(), _machine_busy()
-        parts, failures = [], []
-        deadline = time.monotonic() + args.timeout + 30
-        for _ in procs:
-            try:
-                status, proc_id, payload = results.get(
-                    timeout=max(0.1, deadline - time.monotonic()))
-            except Exception as exc:
-                raise RuntimeError("a load client process did not report in time") from exc
-            if status == "ok":
-                parts.append(payload)
-            else:
-                failures.append(f"client {proc_id}: {payload}")
-        if failures:
-            raise RuntimeError("load client failed: " + "; ".join(failures))
+             dialogues: list[common.Dialogue], server: common.Server, fake: common.Server,
+             fake_url: str, fake_port: int, token: str, secret: str) -> Result:
+    specs = common.client_specs(args, dialogues, kind=kind, port=port, secret=secret,
+                                token=token, fake_port=fake_port)
+    for spec in specs:
+        block = target_no * 10 + spec["proc"] + 1
+        spec["chat_base"] = spec["first_update_id"] = block * CHATS_PER_BLOCK
+    with common.LoadClients(_client, specs) as clients:
+        (t0, server0, fake0, (busy0, all0)), (t1, server1, fake1, (busy1, all1)) = \
+            common.sample_window(args.warmup, args.seconds, lambda: (
+                time.monotonic(), server.cpu(), fake.cpu(), common.machine_busy()))
+        parts = clients.results(args.timeout + 30)
         fake_stats = _get_json(f"{fake_url}/bench/stats?since={t0}&until={t1}")
-    finally:
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    return Result(name, args.seconds, _merge(parts), nproc, server1 - server0, fake1 - fake0,
-                  busy1 - busy0, all1 - all0, fake_stats)
+    return Result(name, args.seconds, common.merge_stats(ClientStats(), parts), len(specs),
+                  server1 - server0, fake1 - fake0, busy1 - busy0, all1 - all0, fake_stats)
 
 
 def _form_cases(path: Path) -> int:
@@ -489,12 +333,12 @@ def _form_cases(path: Path) -> int:
 
 
 def run_target(name: str, target_no: int, args: argparse.Namespace,
-               dialogues: list[dict[str, Any]], workdir: Path, fake: Server, fake_url: str,
-               fake_port: int, token: str) -> Result:
+               dialogues: list[common.Dialogue], workdir: Path, fake: common.Server,
+               fake_url: str, fake_port: int, token: str) -> Result:
     _get_json(f"{fake_url}/bench/reset", "POST")
-    port = free_port()
+    port = common.free_port()
     secret = secrets.token_urlsafe(24)
-    env = _env()
+    env = common.child_env()
     api_base = f"{fake_url}/bot"
     if name == "service":
         url = f"sqlite:///{workdir / 'intake.db'}"
@@ -503,7 +347,7 @@ def run_target(name: str, target_no: int, args: argparse.Namespace,
                    INTAKE_LOG_LEVEL="WARNING")
         argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
                 "--port", str(port)]
-        ready = _healthy(port)
+        ready = common.healthz(port)
         kind = "service"
     else:
         data = workdir / name
@@ -513,15 +357,15 @@ def run_target(name: str, target_no: int, args: argparse.Namespace,
             argv.append("--rate-limit")
         ready = _form_ready(port, fake_url)
         kind = "form"
-    server = Child(name, argv, env, workdir / f"{name}.log")
+    server = common.Server(name, argv, env, workdir / f"{name}.log")
     try:
-        server.launch(ready, args.start_timeout)
+        server.start(ready, args.start_timeout)
         result = run_load(name, kind, port, target_no, args, dialogues, server, fake, fake_url,
                           fake_port, token, secret)
     finally:
         server.stop()
     if name == "service":
-        result.store_cases, result.db_messages_in = _count_rows(url)
+        result.store_cases, result.db_messages_in = common.count_rows(url)
     else:
         result.store_cases = _form_cases(workdir / name / "cases.db")
     return result
@@ -531,7 +375,7 @@ def run_target(name: str, target_no: int, args: argparse.Namespace,
 
 
 def _ms(values: list[float], q: float) -> str:
-    return f"{percentile(values, q) * 1e3:.2f}" if values else "-"
+    return f"{common.percentile(values, q) * 1e3:.2f}" if values else "-"
 
 
 def report(r: Result) -> bool:
@@ -541,10 +385,10 @@ def report(r: Result) -> bool:
           f"   p50 {_ms(s.latencies, 0.5)} ms   p99 {_ms(s.latencies, 0.99)} ms"
           f"   errors {s.errors}")
     cores = os.cpu_count() or 1
-    client = s.cpu_window / secs * 100
-    server = r.server_cpu / secs * 100
-    fake = r.fake_cpu / secs * 100
-    machine = r.machine_busy / r.machine_total * 100 * cores if r.machine_total else 0.0
+    client = common.core_percent(s.cpu_window, secs)
+    server = common.core_percent(r.server_cpu, secs)
+    fake = common.core_percent(r.fake_cpu, secs)
+    machine = common.machine_percent(r.machine_busy, r.machine_total, cores)
     print(f"  CPU over the window, % of one core: client {client:.0f}% "
           f"({r.client_processes} process(es)), bot {server:.0f}%, fake Bot API {fake:.0f}%; "
           f"machine {machine:.0f}% of {cores * 100}%")
@@ -557,18 +401,10 @@ def report(r: Result) -> bool:
           f"its handling time p50 {ms(fs['send_p50'])} ms, p99 {ms(fs['send_p99'])} ms, "
           f"max {ms(fs['send_max'])} ms; push feed to the client p50 {_ms(s.feed_lags, 0.5)} "
           f"ms, p99 {_ms(s.feed_lags, 0.99)} ms")
-    extras = []
-    if s.errors_total:
-        extras.append(f"errors over the run {s.errors_total} "
-                      f"({', '.join(f'{k} x{n}' for k, n in sorted(s.error_kinds.items()))})")
-    if s.no_case_total:
-        extras.append(f"dialogues that ended without a case number {s.no_case_total}")
-    if s.informational_total:
-        extras.append(f"reply messages that did not end a turn {s.informational_total}")
-    if s.stray_total:
-        extras.append(f"sends after a dialogue's case number (extra lines) {s.stray_total}")
-    for extra in extras:
-        print(f"  {extra}")
+    common.print_notes(s, [(common.NO_CASE, s.no_case_total),
+                           ("reply messages that did not end a turn", s.informational_total),
+                           ("sends after a dialogue's case number (extra lines)",
+                            s.stray_total)])
     ok = True
     if r.db_messages_in is not None:
         msgs_ok = r.db_messages_in == s.accepted_total and s.replied_total <= s.accepted_total
@@ -586,29 +422,18 @@ def report(r: Result) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window")
-    parser.add_argument("--warmup", type=float, default=3.0)
+    parser = common.load_parser(__doc__, customers=50, seconds=20.0)
     parser.add_argument("--targets", default="service,form",
                         help="comma-separated: service, form, form-paced")
-    parser.add_argument("--client-processes", type=int, default=1)
-    parser.add_argument("--dialogues", type=Path, default=DEFAULT_SET)
+    common.add_client_arguments(parser, client_processes=1)
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="per turn (post + reply), seconds")
     parser.add_argument("--start-timeout", type=float, default=90.0)
     args = parser.parse_args()
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    unknown = set(targets) - {"service", "form", "form-paced"}
-    if unknown:
-        parser.error(f"--targets: unknown {', '.join(sorted(unknown))}")
-    if args.customers < 1 or args.seconds <= 0 or args.warmup < 0:
-        parser.error("--customers must be >= 1, --seconds > 0, --warmup >= 0")
-    dialogues = [json.loads(line) for line in args.dialogues.read_text("utf-8").splitlines()
-                 if line.strip()]
-    if not dialogues:
-        parser.error(f"{args.dialogues}: no dialogues")
-    nproc = max(1, min(args.client_processes, args.customers))
+    targets = common.names_option(parser, "--targets", args.targets,
+                                  ("service", "form", "form-paced"))
+    dialogues = common.checked_dialogues(parser, args)
+    nproc = common.client_count(args.client_processes, args.customers)
     print(f"Telegram webhook: {args.customers} closed-loop customers in {nproc} client "
           f"process(es), {args.warmup:g} s warm-up + {args.seconds:g} s measured, "
           f"{len(dialogues)} dialogues from {args.dialogues.name}, one fake Bot API process")
@@ -622,26 +447,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="intake-telegram-") as tmp:
         workdir = Path(tmp)
         port_file = workdir / "fake.port"
-        fake = Child("fake Bot API", [sys.executable, "-m", "bench.fake_bot_api", "--token",
-                                      token, "--port-file", str(port_file)],
-                     _env(), workdir / "fake.log")
+        fake = common.Server("fake Bot API",
+                             [sys.executable, "-m", "bench.fake_bot_api", "--token", token,
+                              "--port-file", str(port_file)],
+                             common.child_env(), workdir / "fake.log")
 
         def fake_ready() -> str | None:
             if not port_file.exists():
                 return "no port yet"
-            return _healthy(int(port_file.read_text()))()
+            return common.healthz(int(port_file.read_text()))()
 
         try:
-            fake.launch(fake_ready, args.start_timeout)
+            fake.start(fake_ready, args.start_timeout)
             fake_port = int(port_file.read_text())
             fake_url = f"http://127.0.0.1:{fake_port}"
             for no, name in enumerate(targets):
                 print(f"\n{labels[name]}")
-                try:
-                    result = run_target(name, no, args, dialogues, workdir, fake, fake_url,
-                                        fake_port, token)
-                except (ServerError, RuntimeError, OSError) as exc:
-                    print(f"  FAILED: {exc}")
+                result = common.try_target(run_target, name, no, args, dialogues, workdir,
+                                           fake, fake_url, fake_port, token)
+                if result is None:
                     failed = True
                     continue
                 results[name] = result
