@@ -11,6 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from channels.hotline import too_large_reason
+
 from .core import build_core
 from .hotline import HotlineIntake, ImportResult, ImportSummary
 from .logs import configure_logging
@@ -44,8 +46,8 @@ def _import_one(intake: HotlineIntake, path: Path, settings: Settings) -> Import
     try:
         size = path.stat().st_size
         if size > settings.hotline_max_bytes:  # not even read: it cannot be a call
-            return ImportResult(name, "failed", reason=f"too large: {size / 1e6:.1f} MB > "
-                                f"{settings.hotline_max_bytes / 1e6:.1f} MB")
+            return ImportResult(name, "failed",
+                                reason=too_large_reason(size, settings.hotline_max_bytes))
         data = path.read_bytes()
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except OSError as exc:

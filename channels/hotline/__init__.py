@@ -38,6 +38,7 @@ from .parse import (
     content_hash,
     parse_transcript,
     speaker_role,
+    too_large_reason,
 )
 
 CHANNEL = "hotline"
@@ -53,4 +54,5 @@ __all__ = [
     "content_hash",
     "parse_transcript",
     "speaker_role",
+    "too_large_reason",
 ]

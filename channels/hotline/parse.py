@@ -196,11 +196,16 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _too_large(n: int, limit: int) -> InvalidTranscript:
+def too_large_reason(n: int, limit: int) -> str:
+    """"too large: 3.2 MB > 2 MB", for a file or body of `n` bytes over `limit`."""
     shown, cap = _size(n), _size(limit)
     if shown == cap:    # 2 MB + 1 byte must not read "2 MB > 2 MB"
         shown, cap = f"{n} bytes", f"{limit} bytes"
-    return InvalidTranscript(f"too large: {shown} > {cap}")
+    return f"too large: {shown} > {cap}"
+
+
+def _too_large(n: int, limit: int) -> InvalidTranscript:
+    return InvalidTranscript(too_large_reason(n, limit))
 
 
 def _decode(data: bytes) -> str:

@@ -272,3 +272,17 @@ def test_a_hotline_case_shows_its_masked_transcript(tmp_path):
     assert [t["speaker"] for t in data["transcript"]["turns"]] == [
         "agent", "customer", "agent", "customer"]
     assert data["phone"] == "+8613912345678" and data["name"] == "王磊"
+
+
+def test_a_huge_file_is_refused_unread(tmp_path):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    shutil.copy(CORPUS / "zh_rude_teller.vtt", folder / "ok.vtt")
+    (folder / "huge.txt").write_text("客户：" + "投诉" * 5000, encoding="utf-8")
+    env = {**os.environ, "INTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+           "INTAKE_HOTLINE_MAX_BYTES": "8192"}
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "import-transcripts", str(folder)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0] == "filed 1, skipped 0 (already imported), failed 1"
+    assert f"{folder / 'huge.txt'}: too large: 29.3 KB > 8 KB" in run.stdout
