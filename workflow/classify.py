@@ -46,6 +46,7 @@ __all__ = [
     "PRIORITIES",
     "Category",
     "Label",
+    "announces_suggestion",
     "business_labels",
     "classify_business",
     "classify_category",
@@ -100,6 +101,8 @@ class _Group:
     negatable: bool
     pattern: re.Pattern[str] | None
     decisive: bool = False
+    requires: re.Pattern[str] | None = None  # matches count only when this occurs too
+    names: bool = False  # a match names the business line outright
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class _Hit:
     word: str
     weight: float
     decisive: bool = False
+    names: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -202,6 +206,8 @@ def _group(path: str) -> _Group:
         negatable=bool(node.get("negatable", True)),
         pattern=_compile(entries),
         decisive=bool(node.get("decisive", False)),
+        requires=_compile(node.get("requires", ())) if node.get("requires") else None,
+        names=bool(node.get("names", False)),
     )
 
 
@@ -306,13 +312,20 @@ def _prep(text: str) -> _Text:
 def _scan(group: _Group, t: _Text, label: str | None = None, factor: float = 1.0) -> list[_Hit]:
     if group.pattern is None:
         return []
+    if group.requires is not None and not any(
+        not _negated(t.folded, m.start()) for m in group.requires.finditer(t.folded)
+    ):
+        return []
     hits = []
     for m in group.pattern.finditer(t.folded):
         s, e = m.span()
         if s == e or (group.negatable and _negated(t.folded, s)):
             continue
         word = t.original[s:e] if t.aligned else t.folded[s:e]
-        hits.append(_Hit(label or group.name, s, e, word, group.weight * factor, group.decisive))
+        hits.append(
+            _Hit(label or group.name, s, e, word, group.weight * factor, group.decisive,
+                 group.names and factor >= 1)
+        )
     return hits
 
 
@@ -392,6 +405,11 @@ def classify_business(text: str) -> Label | None:
         return None
     t = _prep(text)
     hits = _discount_pretext(_suppress(_score_labels("business", t)), t)
+    named = {h.group for h in hits if h.names}
+    if named:
+        # A line named outright ("business loan", "safe deposit box", "存折") is not outweighed
+        # by feature words of other lines, however often a long account repeats them.
+        hits = [h for h in hits if h.group in named]
     best = _best(hits, BUSINESS_LINES)
     if best is None:
         return None
@@ -439,7 +457,9 @@ def _discount_pretext(hits: list[_Hit], t: _Text) -> list[_Hit]:
         return hits
     factor = float(_section("pretext").get("factor", 0.2))
     return [
-        replace(h, weight=h.weight * factor) if any(s <= h.start < e for s, e in spans) else h
+        replace(h, weight=h.weight * factor, names=False)
+        if any(s <= h.start < e for s, e in spans)
+        else h
         for h in hits
     ]
 
@@ -560,10 +580,40 @@ def _suggestion_hits(t: _Text) -> list[_Hit]:
     cues = _group_hits("suggestion.cues", t)
     if not cues:
         return []
-    for blocker in ("suggestion.loss", "suggestion.redress", "suggestion.grievance"):
+    blockers = ["suggestion.redress", "suggestion.grievance"]
+    if not _group_hits("suggestion.no_loss", t):
+        blockers.insert(0, "suggestion.loss")  # "没有什么损失": a deduction in passing is none
+    for blocker in blockers:
         if _group_hits(blocker, t):
             return []
     return cues
+
+
+# What may follow an announcement without making the suggestion: particles and punctuation.
+_ANNOUNCE_REST = re.compile(
+    r"[\W_]|啊|呀|吧|哈|呢|哦|嘛|的|了|啦|一下|而已|就是|吗|没了|that's all|that is all",
+    re.IGNORECASE,
+)
+
+
+def announces_suggestion(text: str) -> bool:
+    """Does the text only announce a suggestion, the suggestion itself still to come?
+
+    "我不是来投诉的啊，就是想提个小建议", "I have a small suggestion.": every suggestion cue lies
+    in an announcing phrase and nothing follows the last one. "提个建议，转账页面能不能简单点" and
+    "Just a suggestion: add a dark mode" make the suggestion.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return False
+    t = _prep(text)
+    cues = _group_hits("suggestion.cues", t)
+    announce = _group_hits("suggestion.announce", t)
+    if not cues or not announce:
+        return False
+    if not all(any(a.start <= c.start and c.end <= a.end for a in announce) for c in cues):
+        return False
+    rest = t.folded[max(a.end for a in announce) :]
+    return not _ANNOUNCE_REST.sub("", rest).strip()
 
 
 def is_suggestion(text: str) -> bool:

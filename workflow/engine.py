@@ -338,7 +338,7 @@ class Engine:
             return _date_slot(ex, now, answer=text)
         if slot == "amount":
             m = parse_amount_answer(text) or ex.amount
-            return (_amount_slot(m), None) if m else (None, "amount")
+            return (_amount_slot(m, answer=True), None) if m else (None, "amount")
         return None, "generic"
 
     def _fill(self, st: State, ex: Extraction, text: str, skip: str | None, now: datetime) -> None:
@@ -363,8 +363,9 @@ class Engine:
             found["branch"] = Slot(value=ex.branch, text=ex.branch)
         if ex.resolution:
             found["resolution"] = Slot(value=ex.resolution, text=ex.resolution)
-        elif ex.suggestion and ex.substantive:
-            # A suggestion asks for nothing but itself: its words are the request.
+        elif ex.suggestion and ex.substantive and not classify.announces_suggestion(text):
+            # A suggestion asks for nothing but itself: its words are the request (once it is
+            # made: "我就是想提个小建议" only announces it).
             found["resolution"] = Slot(value=text.strip(), text=text, extra={"suggestion": True})
         if ex.substantive and not st.filled("description") and skip != "description":
             found["description"] = Slot(value=text.strip(), text=text)
@@ -375,6 +376,8 @@ class Engine:
             if current is None or (current.status == "unknown" and name != "description"):
                 st.slots[name] = slot
             elif name == "business" and current.value == "other" and slot.value != "other":
+                st.slots[name] = slot
+            elif name == "amount" and _better_amount(current, slot):
                 st.slots[name] = slot
 
     def _correct(
@@ -690,13 +693,34 @@ def _date_slot(
     return Slot(value=m.date.isoformat(), text=m.text), None
 
 
-def _amount_slot(m: AmountMatch) -> Slot:
+def _amount_slot(m: AmountMatch, answer: bool = False) -> Slot:
+    extra: dict[str, Any] = {"currency": m.currency}
+    if answer:
+        extra["answer"] = True  # the answer to "how much?"
+    if m.per_item:
+        extra["per_item"] = True
+    if m.wanted_back:
+        extra["wanted_back"] = True
     return Slot(
         value=str(m.value),
         text=m.text,
         status="approximate" if m.approximate else "filled",
-        extra={"currency": m.currency},
+        extra=extra,
     )
+
+
+def _better_amount(current: Slot, new: Slot) -> bool:
+    """Does an amount said in passing replace the one already found?
+
+    The total replaces the sum of one of several items ("2000 yuan each ... six thousand
+    gone"), and the sum the customer wants back ("I want the 6000 yuan back") replaces one
+    merely mentioned; the answer to "how much?" stays.
+    """
+    if current.value is None or current.extra.get("answer") or new.value is None:
+        return False
+    if current.extra.get("per_item") and not new.extra.get("per_item"):
+        return True
+    return bool(new.extra.get("wanted_back")) and not current.extra.get("wanted_back")
 
 
 def _needs_amount(st: State) -> bool:

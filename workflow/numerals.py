@@ -326,7 +326,9 @@ _EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10*
 _EN_WORD = "|".join(sorted([*_EN_UNITS, *_EN_TENS, *_EN_SCALES], key=len, reverse=True))
 _EN_QUANTITY = re.compile(
     rf"\b(?:(?:{_EN_WORD})|an?(?=[\s\-]+(?:hundred|thousand|million|billion)\b))"
-    rf"(?:(?:[\s\-]+(?:and[\s]+)?)(?:{_EN_WORD}))*\b",
+    rf"(?:(?:[\s\-]+(?:and[\s]+)?)(?:{_EN_WORD}))*\b"
+    # "twenty-first" is an ordinal (a day of the month), not twenty and a word.
+    r"(?![\s\-]+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b)",
     re.IGNORECASE,
 )
 # Single digits separated by spaces, as some recognisers write a number read out.

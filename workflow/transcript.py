@@ -40,7 +40,7 @@ from . import catalog, classify, cues
 from .engine import MAX_TEXT, Engine, _name_answer, _Turn, build_case
 from .extract.amounts import find_amounts
 from .extract.dates import extract_date
-from .extract.names import parse_name_answer
+from .extract.names import parse_name_answer, strip_spelling
 from .extract.phones import find_phones
 from .extract.sensitive import find_sensitive, redact
 from .fields import is_substantive
@@ -64,6 +64,7 @@ _LEADING = re.compile(r"^[\s,，。.!！?？~…、;；:：]+")
 # that's my office phone"), not about what happened.
 _NO_ACCOUNT = (None, "description", "resolution", "phone")
 _PIECES = re.compile(r"[\s,，。.!！?？;；:：、]+")
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'’-]*")
 _CLAUSE_MARKS = frozenset(",，。.!！?？;；:：、")
 _PAUSE = frozenset(" ,，。.!！?？~…、;；:：-—\"'“”")
 
@@ -456,6 +457,9 @@ class _Reader:
             # "刘洋 文刀刘 海洋的洋": the pieces that spell the name out go with it.
             pieces = _PIECES.split(rest)
             rest = " ".join(p for p in pieces if not set(p) & set(slot.value))
+        elif isinstance(slot.value, str) and _LATIN_NAME.fullmatch(slot.value):
+            # "Michael Brandt. Brandt with a D T at the end": so does the spelling.
+            rest = strip_spelling(rest, slot.value)
         for part in (str(slot.value), slot.text, *slot.extra.get("reasons", [])):
             if part and len(part) < len(rest):
                 rest = rest.replace(part, " ")
@@ -490,7 +494,11 @@ class _Reader:
             if name == "name" and _same_person(st.value("name"), slot.value):
                 slot = st.slots["name"]  # "刘先生" confirms 刘洋, it does not replace him
             st.slots[name] = slot
-            self.decided.add(name)
+            if name != "business" or (target == "business" and not restate):
+                # A line a read-back mentions in passing ("overcharged interest", "您是说取款时…")
+                # is no answer: the whole account still decides it, as it would the same words
+                # alone (the confirmation stands if the account agrees).
+                self.decided.add(name)
             if name in _CONFIRMABLE:
                 self.confirmed[name] = slot.value
         if "phone" not in found.slots:

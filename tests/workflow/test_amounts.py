@@ -513,3 +513,36 @@ def test_more_currencies(text: str, value: str, currency: str) -> None:
     assert m is not None
     assert (m.value, m.currency) == (Decimal(value), currency)
     assert text[m.start : m.end] == m.text
+
+
+# --- per-item sums, totals and the sum wanted back ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("four withdrawals of 1500 yuan each, 6000 yuan in all were taken", "6000"),
+        ("two charges of 300 yuan apiece; 600 gone from my account", "600"),
+        ("每笔一千五，一共被取走了六千", "6000"),
+        ("刷了三笔，每笔两百，总共损失六百块", "600"),
+        # The sum the customer wants back is the disputed one, beside a balance or a price.
+        ("My balance was 9000 yuan and I want the 450 yuan back", "450"),
+        ("卡里还有两万，把多扣的三百块退给我", "300"),
+    ],
+)
+def test_the_total_and_the_sum_wanted_back_win(text: str, value: str) -> None:
+    m = extract_amount(text)
+    assert m is not None and m.value == Decimal(value), m
+
+
+def test_per_item_and_wanted_back_are_marked() -> None:
+    each = extract_amount("three payments of 200 yuan each")
+    assert each is not None and each.per_item and each.value == Decimal("200")
+    back = extract_amount("Refund the 80 yuan please")
+    assert back is not None and back.wanted_back and not back.per_item
+    assert not _one("I was charged 80 yuan").per_item
+
+
+def test_a_bare_number_with_its_loss_is_money() -> None:
+    assert _one("Six thousand gone, just like that".replace("Six thousand", "6000")).value == 6000
+    assert find_amounts("I waited 3 days, gone") == []

@@ -15,6 +15,7 @@ from workflow.classify import (
     BUSINESS_LINES,
     Category,
     Label,
+    announces_suggestion,
     business_labels,
     classify_business,
     classify_category,
@@ -765,3 +766,98 @@ def test_never_agreed_to_is_fraud_only_about_money() -> None:
                       ).value == "normal"
     assert prioritise("I never agreed to this insurance policy, yet you charge me monthly"
                       ).value == "urgent"
+
+
+# ---- copied cards, late fees, named lines, suggestions ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("description", "resolution"),
+    [
+        ("I think someone copied my debit card, there are withdrawals in Shenzhen", ""),
+        ("My credit card details were cloned and used in a shop abroad", "Cancel the card"),
+        ("The ATM at the station had a skimmer on it and now my account is short", ""),
+        ("Two purchases went through last night but the card was in my pocket the whole time",
+         "Block the card"),
+        ("Three transactions this morning, yet the card never left my wallet", ""),
+        ("我的银行卡被人复制了，在外地被取了两笔", ""),
+        ("卡一直在我身上，昨天晚上却被取现了三千", "把卡冻结"),
+    ],
+)
+def test_a_copied_card_is_unauthorised_use(description: str, resolution: str) -> None:
+    assert prioritise(f"{description}\n{resolution}").value == "urgent"
+    assert classify_category(description, resolution).primary == "product"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The card is in my wallet but the app says it is blocked",  # no money taken
+        "My card wasn't copied, I just forgot my PIN",
+        "I copied my card number into the app and it was rejected",
+        "卡在我手上，但是密码忘了",
+        "The card is with me and no withdrawals were made, I just want to check",
+    ],
+)
+def test_a_card_in_hand_alone_is_not_unauthorised_use(text: str) -> None:
+    assert prioritise(text).value != "urgent"
+
+
+@pytest.mark.parametrize(
+    ("description", "resolution", "expected"),
+    [
+        ("You charged me a late payment fee although I paid on time", "Waive the fee", "product"),
+        ("There is a 200 yuan late fee on my statement that I never expected", "", "product"),
+        ("The bank marked my instalment late and added a penalty", "Remove the charge", "product"),
+        ("My transfer arrived three days late and nobody told me why", "", "service"),
+        ("The refund came late", "", "service"),
+    ],
+)
+def test_late_naming_a_charge_is_no_slowness(description: str, resolution: str,
+                                             expected: str) -> None:
+    category = classify_category(description, resolution)
+    assert category.primary == expected
+    if expected == "product":
+        assert "service" not in category.reasons, category
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A line named once is not outweighed by feature words of another, however repeated.
+        ("I rent a safety deposit box and got a late fee, the late fee is on my statement, a "
+         "late payment fee again", "other"),
+        ("我租的保管箱被收了滞纳金，账单上写着滞纳金，又是滞纳金", "other"),
+        ("My business loan repayments come out of my savings, the deposit I keep with you, and "
+         "my savings balance now shows too much interest", "loan"),
+        ("存折上的定期到期了，去取款，柜台说取款要签字，取钱又说要证明，取款机也取不了", "deposit"),
+        # A channel named is no product named: the card repaid through it decides.
+        ("手机银行老是卡，信用卡还款还不上，被收了滞纳金", "credit_card"),
+    ],
+)
+def test_a_named_line_is_not_outweighed(text: str, expected: str) -> None:
+    label = classify_business(text)
+    assert label is not None and label.value == expected, label
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我就是想提个小建议", True),
+        ("不是投诉，就是有个建议。", True),
+        ("I have a small suggestion.", True),
+        ("提个建议，转账页面能不能做得简单一点", False),
+        ("Just a suggestion: let me download statements as PDF", False),
+        ("能不能提前三天发短信提醒", False),
+        ("你们的服务太差了", False),
+    ],
+)
+def test_announces_suggestion(text: str, expected: bool) -> None:
+    assert announces_suggestion(text) is expected
+
+
+def test_no_loss_said_outright_keeps_a_suggestion_low() -> None:
+    text = "建议还款提醒短信早点发，现在扣款当天才发，我也没有什么损失，就是可以改进一下"
+    assert prioritise(text).value == "low"
+    # Without the customer saying so, a deduction is a loss and the message no mere remark.
+    assert prioritise("建议还款提醒短信早点发，现在扣款当天才发，多扣了我一笔").value != "low"

@@ -427,3 +427,49 @@ def test_long_repetitive_input() -> None:
     assert len(found) == 2000
     assert all(m.date == D(2026, 11, 23) for m in found)
     assert find_dates("1.1." * 1000, NOW) == []
+
+
+# --- English spoken dates: ordinal words, "the 20th of this month" -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("October the fifth", D(2026, 10, 5)),
+        ("June second", D(2026, 6, 2)),
+        ("it was August twenty-first", D(2026, 8, 21)),
+        ("on the twelfth of October", D(2026, 10, 12)),
+        ("the 7th of October", D(2026, 10, 7)),
+        ("the thirty-first of December", D(2025, 12, 31)),  # not yet this year: last year's
+        ("on the twelfth I called", D(2026, 11, 12)),
+        ("on the twenty second", D(2026, 11, 22)),
+        ("on the 20-second", D(2026, 11, 22)),  # "twenty" already read out as digits
+        ("the eighteenth of this month", D(2026, 11, 18)),
+        ("on the 2nd of this month", D(2026, 11, 2)),
+        ("the fifth of last month", D(2026, 10, 5)),
+    ],
+)
+def test_english_spoken_dates(text: str, expected: D) -> None:
+    assert resolved(text) == expected
+
+
+def test_english_spoken_day_after_today_is_last_months() -> None:
+    # "on the thirtieth" said on the 28th: the 30th of the previous month.
+    assert resolved("on the thirtieth") == D(2026, 10, 30)
+    # Named with its month, a day still ahead is returned as found (the dialogue refuses it).
+    assert find_dates("the thirtieth of this month", NOW)[0].date == D(2026, 11, 30)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my office is on the second floor",
+        "it failed on the third attempt",
+        "I paid two weeks before the deadline",
+        "first of all, I want a refund",
+        "the second may not arrive either",  # "may" the verb
+        "the fee is charged on the fifth of every month",  # a schedule
+    ],
+)
+def test_english_ordinals_that_are_not_dates(text: str) -> None:
+    assert find_dates(text, NOW) == []

@@ -302,3 +302,38 @@ def test_a_command_does_not_switch_the_language(engine):
     assert "投诉" in start.replies[0].text
     step = talk(engine, "我要投诉！")
     assert "取消" in engine.step(step.state, "cancel", NOW).replies[0].text
+
+
+def test_a_total_said_later_replaces_a_per_item_sum(engine):
+    step = talk(
+        engine,
+        "Someone used my debit card: four withdrawals of 500 yuan each at an ATM last night.",
+        "2000 gone from my account in total.",
+    )
+    assert step.state.value("amount") == "2000"
+
+
+def test_the_sum_wanted_back_replaces_one_mentioned_in_passing(engine):
+    step = talk(
+        engine,
+        "我卡里本来有八千块，昨天取款的时候ATM少吐了钞",
+        "把少吐的三百块退给我",
+    )
+    assert step.state.value("amount") == "300"
+
+
+def test_the_answer_to_how_much_is_not_replaced(engine):
+    step = talk(engine, "我的信用卡被多收了年费，我要投诉")
+    state = step.state
+    state.waiting_for = "amount"
+    step = engine.step(state, "两百块", NOW)
+    assert step.state.value("amount") == "200"
+    step = engine.step(step.state, "我卡里还有一千块，另外把一千块的年费都退给我", NOW)
+    assert step.state.value("amount") == "200"
+
+
+def test_a_suggestion_only_announced_is_not_the_request(engine):
+    step = talk(engine, "你好，我不是来投诉的，就是想提个小建议")
+    assert "resolution" not in step.state.slots
+    step = engine.step(step.state, "还款提醒短信能不能提前三天发，这样可以改进一下", NOW)
+    assert "提前三天" in (step.state.value("resolution") or "")

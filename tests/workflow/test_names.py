@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.extract.names import NameMatch, extract_name, parse_name_answer
+from workflow.extract.names import NameMatch, extract_name, parse_name_answer, strip_spelling
 
 
 @pytest.mark.parametrize(
@@ -154,3 +154,46 @@ def test_cue_heavy_text(text: str) -> None:
         match = fn(text)
         if match is not None:
             assert text[match.start : match.end] == match.name
+
+
+# --- A name spelled out after it, as said on the phone ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Ngozi Adeyemi. A D E Y E M I.", "Ngozi Adeyemi"),  # letters spaced out
+        ("Hannah Voss, V-O-S-S", "Hannah Voss"),
+        ("Hannah Voss. V.O.S.S.", "Hannah Voss"),
+        ("Peter Schmitt. Schmitt with a double T at the end.", "Peter Schmitt"),
+        ("Lena Kraft, that's K R A F T.", "Lena Kraft"),
+        ("my name is Omar Haddad, H-A-D-D-A-D", "Omar Haddad"),
+        ("Anna Moll, M O double L", "Anna Moll"),
+    ],
+)
+def test_a_spelling_after_the_name_is_not_part_of_it(text: str, name: str) -> None:
+    match = parse_name_answer(text)
+    assert match is not None and match.name == name
+    assert text[match.start : match.end] == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hannah Voss. X Y Z.",  # letters that do not spell the name
+        "Hannah Voss. I want a refund.",
+        "Hannah. V O S S.",  # spells a surname not given
+    ],
+)
+def test_what_does_not_spell_the_name_is_not_a_spelling(text: str) -> None:
+    match = parse_name_answer(text)
+    assert match is None or match.name not in ("Hannah Voss", "Hannah")
+
+
+def test_strip_spelling() -> None:
+    assert strip_spelling("Peter Schmitt. Schmitt with a double T.", "Peter Schmitt") == (
+        "Peter Schmitt"
+    )
+    assert strip_spelling("Lena Kraft, K-R-A-F-T", "Lena Kraft") == "Lena Kraft"
+    said = "Lena Kraft. My card was swallowed by the ATM."
+    assert strip_spelling(said, "Lena Kraft") == said

@@ -727,3 +727,135 @@ def test_a_weekday_followed_by_to_is_not_a_range() -> None:
     m = extract_date("last Tuesday to take out my money", now)
     assert m is not None and m.date is not None and m.date.isoformat() == "2026-11-17"
     assert extract_date("open Monday to Friday", now) is None
+
+
+# ---- held-out weaknesses, in other words --------------------------------------------------
+
+
+def test_read_out_numbers_keeps_an_ordinal_whole() -> None:
+    assert read_out_numbers("on the twenty-first of May") == "on the twenty-first of May"
+    assert read_out_numbers("twenty five dollars first") == "25 dollars first"
+
+
+def test_an_english_name_spelled_out_stays_out_of_the_account() -> None:
+    call = [
+        (A, "Anhe Bank, how can I help you?"),
+        (C, "My credit card was charged an annual fee of 300 yuan yesterday, although the "
+            "card is supposed to be free for life."),
+        (A, "Can I take your name please?"),
+        (C, "Peter Schmitt. Schmitt with a double T at the end."),
+        (A, "And your number?"),
+        (C, "One three nine, one two three four, five six seven eight."),
+        (A, "What would you like us to do?"),
+        (C, "Refund the 300 yuan, please."),
+    ]
+    r = read_call(call, NOW)
+    check(r, name="Peter Schmitt", phone="+8613912345678", amount=300, missing=[])
+    assert "double T" not in r.case["description"]
+    assert "Schmitt" not in r.case["description"]
+
+
+def test_the_answer_to_the_date_question_wins_over_a_relative_phrase() -> None:
+    call = [
+        (A, "Anhe Bank, how can I help?"),
+        (C, "I paid my card bill three days before it was due and you still charged me a "
+            "penalty of 80 yuan."),
+        (A, "When was the penalty charged?"),
+        (C, "On October the ninth. I saw it on my statement."),
+        (C, "The payment itself went out a week ago, again on time."),
+        (A, "May I have your name?"),
+        (C, "Lena Kraft, K-R-A-F-T."),
+        (A, "What would you like us to do?"),
+        (C, "Refund the 80 yuan."),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, name="Lena Kraft", incident_time="2026-10-09", amount=80, category="product")
+
+
+def test_a_relative_date_said_first_gives_way_to_the_answer() -> None:
+    call = [
+        (A, "Anhe Bank, how can I help?"),
+        (C, "Two weeks ago your ATM kept my debit card and I still have not got it back."),
+        (A, "When exactly did this happen?"),
+        (C, "On the twelfth."),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, incident_time="2026-11-12")
+
+
+def test_a_copied_card_with_withdrawals_is_urgent_and_the_total_is_the_amount() -> None:
+    call = [
+        (A, "Anhe Bank, how can I help you?"),
+        (C, "Somebody must have cloned my bank card. Last night there were four withdrawals of "
+            "one thousand five hundred yuan each in Harbin."),
+        (C, "My card is still in my wallet, I never left Shanghai. Six thousand yuan gone."),
+        (A, "May I have your name?"),
+        (C, "Omar Haddad."),
+        (A, "What would you like us to do?"),
+        (C, "Freeze the card and I want the six thousand back."),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(
+        r,
+        name="Omar Haddad",
+        business="debit_card",
+        incident_time="2026-11-27",
+        amount=6000,
+        category="product",
+        priority="urgent",
+    )
+
+
+def test_a_card_kept_in_hand_with_withdrawals_is_unauthorised_use() -> None:
+    call = [
+        (A, "Anhe Bank, how can I help you?"),
+        (C, "This morning I got messages about two ATM withdrawals in another city."),
+        (C, "But I have my card right here with me, so how is that possible?"),
+        (A, "What would you like us to do?"),
+        (C, "Block the card and investigate."),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, category="product", priority="urgent")
+
+
+def test_a_line_mentioned_in_a_read_back_does_not_decide_the_call() -> None:
+    # The agent's read-back of the amount mentions interest (a deposit word); the customer's
+    # account names a car loan: the call is about the loan, as the account alone is.
+    call = [
+        (A, "Anhe Bank, how can I help you?"),
+        (C, "My car loan statement shows a rate of five percent, but the contract says four."),
+        (A, "How much extra have you paid?"),
+        (C, "About one thousand two hundred yuan."),
+        (A, "So 1200 yuan of extra interest, is that right?"),
+        (C, "Yes."),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, business="loan", amount=1200)
+
+
+def test_a_named_line_outweighs_repeated_feature_words_in_a_call() -> None:
+    call = [
+        (A, "您好，安和银行，请问有什么可以帮您？"),
+        (C, "我在你们这租了一个保管箱 结果被收了滞纳金"),
+        (C, "滞纳金是两百块 我明明按时交了租金 账单上还是写着滞纳金"),
+        (A, "请问您希望怎么处理？"),
+        (C, "把滞纳金退给我"),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, business="other", category="product", amount=200)
+
+
+def test_a_suggestion_announced_first_is_low_and_the_proposal_is_the_request() -> None:
+    call = [
+        (A, "您好，安和银行，请问有什么可以帮您？"),
+        (C, "你好 我不是来投诉的 就是想提一点建议"),
+        (A, "好的，您请讲。"),
+        (C, "我的房贷每个月扣款之前 你们的提醒短信来得太晚了"),
+        (C, "最好能提前一周提醒 我也没有什么损失 就是觉得可以优化一下"),
+        (A, "请问怎么称呼您？"),
+        (C, "王丽"),
+    ]
+    r = read_call(call, NOW, caller="13912345678")
+    check(r, name="王丽", business="loan", priority="low")
+    assert "提前一周" in r.case["resolution"]
+    assert "提一点建议" not in r.case["resolution"]

@@ -48,6 +48,10 @@ class AmountMatch:
     start: int  # span in the input text
     end: int
     text: str  # the matched substring of the input text
+    # "2000 yuan each", "每笔两千": the sum of one of several items, not the whole
+    per_item: bool = False
+    # "I want the 6000 yuan back", "把五百块退给我": the sum the customer wants back
+    wanted_back: bool = False
 
 
 # --- numeral runs -------------------------------------------------------------------------
@@ -236,7 +240,41 @@ _DISPUTE_CUE = re.compile(
     r"亏|损失|扣|刷|骗|诈|转了|转账|转走|转给|收了|收取|多收|手续费|违约金|罚息|滞纳金|年费|费用|退|赔"
     r"|丢|没吐|吞|少了|冒充|交了"
     r"|(?<![A-Za-z])(?:fees?|charged?|charges|lost|loss|refund\w*|stolen|stole|scam\w*|fraud\w*"
-    r"|deducted|debited|unauthori[sz]ed|never\s+made|missing|penalty|fine)(?![A-Za-z])",
+    r"|deducted|debited|unauthori[sz]ed|never\s+made|missing|penalty|fine|gone)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+# A sum of one of several items ("three withdrawals of 2000 yuan each", "每笔两千").
+_PER_ITEM_AFTER = re.compile(
+    r"\s*(?:each|apiece|a\s+piece|per\s+(?:transaction|withdrawal|charge|payment|purchase|"
+    r"transfer|debit|item|time|month|day|week|year)|a\s+time|each\s+time|every\s+time|"
+    r"a\s+month|a\s+day|a\s+week|一笔|每笔|一次|每次)(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_PER_ITEM_BEFORE = re.compile(
+    r"(?:每笔|每一笔|每次|每一次|每月|每个月|各|分别|单笔|"
+    r"(?<![A-Za-z])(?:each|every)\s+(?:one|transaction|withdrawal|charge|payment|purchase|"
+    r"transfer|debit|time)(?:\s+(?:of|was|is|for|cost|at))?|(?<![A-Za-z])per\s+"
+    r"(?:transaction|withdrawal|charge|payment|purchase|transfer|debit|time))"
+    r"\s*(?:是|为|扣了?|刷了?|取了?|转了?|都是)?\s*$",
+    re.IGNORECASE,
+)
+# The customer asks for the sum back: "I want the 6000 yuan back", "refund the 500 yuan",
+# "追回五千", "把少给的五百块退给我" (the disputed sum, though other amounts come up around it).
+# A cue right before the amount, or "back" / 退给我 right after it (with a want before, in English).
+_BACK_BEFORE = re.compile(
+    r"(?:退还|退回|追回|要回|拿回|返还|退款|"
+    r"(?<![A-Za-z])(?:refund(?:ed)?|reimburs\w*|give\s+(?:me\s+)?back|pay\s+(?:me\s+)?back|"
+    r"return|recover|get\s+back|want\s+back)(?![A-Za-z]))[^.!?;\n]{0,25}$",
+    re.IGNORECASE,
+)
+_BACK_AFTER = re.compile(r"^[^.!?;\n]{0,20}?(?:退给我|退还给我|退回给我|退回来|还给我|还我|退我)")
+_BACK_AFTER_EN = re.compile(r"^[^.!?;\n]{0,20}?(?<![A-Za-z])back(?![A-Za-z])", re.IGNORECASE)
+_WANT = re.compile(r"(?<![A-Za-z])(?:want|need|get|like|give|have)(?![A-Za-z])", re.IGNORECASE)
+# A bare number followed by what happened to it: "6000 gone", "2000 missing".
+_LOSS_AFTER = re.compile(
+    r"\s*(?:(?:is|are|was|were|has\s+been|have\s+been|had\s+been|just|all)\s+)?"
+    r"(?:gone|missing|vanished|disappeared|stolen|taken|withdrawn|deducted|debited)(?![A-Za-z])"
+    r"|\s*(?:没了|不见了)",
     re.IGNORECASE,
 )
 _SENTENCE_COMMA = re.compile(r"(?<![０-９])，|，(?![０-９]{3}(?![０-９]))")
@@ -247,7 +285,7 @@ _CUE_LEFT, _CUE_RIGHT = 16, 10
 @dataclass(frozen=True)
 class _Candidate:
     match: AmountMatch
-    has_cue: bool
+    has_cue: bool  # a dispute or loss cue in its clause, or the customer wants it back
 
 
 def find_amounts(text: str) -> list[AmountMatch]:
@@ -264,7 +302,8 @@ def extract_amount(text: str) -> AmountMatch | None:
     """The disputed sum of a free-text complaint, or ``None``.
 
     Of several amounts, one with a dispute or loss cue in its clause (亏了, 扣了, 盗刷, 骗,
-    手续费, charged, lost, refund ...) wins; otherwise, and among those, the largest.
+    手续费, charged, lost, refund ...) or that the customer wants back wins; among those, a
+    total over the sum of one of several items ("2000 yuan each"); then the largest.
     """
     return _pick(_candidates(text, lenient=False))
 
@@ -282,7 +321,7 @@ def _pick(candidates: list[_Candidate]) -> AmountMatch | None:
     if not candidates:
         return None
     # max() keeps the first of equal keys, so ties go to the earlier amount.
-    best = max(candidates, key=lambda c: (c.has_cue, c.match.value))
+    best = max(candidates, key=lambda c: (c.has_cue, not c.match.per_item, c.match.value))
     return best.match
 
 
@@ -434,7 +473,8 @@ def _judge(
         if _NOT_MONEY_BEFORE.search(work, max(0, span_start - 24), span_start):
             return None
         if not has_magnitude and not lenient:
-            if not _MONEY_BEFORE.search(work, max(0, span_start - 40), span_start):
+            if not (_MONEY_BEFORE.search(work, max(0, span_start - 40), span_start)
+                    or _LOSS_AFTER.match(work, tail_end)):
                 return None
         currency = "CNY"  # a sum named without a currency is in yuan
     else:
@@ -455,6 +495,7 @@ def _judge(
         if scaled is None or scaled <= 0:
             return None
         value = scaled
+    back = _wanted_back(work, span_start, span_end)
     match = AmountMatch(
         value=value,
         currency=currency,
@@ -462,8 +503,13 @@ def _judge(
         start=span_start,
         end=span_end,
         text=text[span_start:span_end],
+        per_item=bool(
+            _PER_ITEM_AFTER.match(work, span_end)
+            or _PER_ITEM_BEFORE.search(work, max(0, span_start - 24), span_start)
+        ),
+        wanted_back=back,
     )
-    return _Candidate(match, _has_cue(work, span_start, span_end))
+    return _Candidate(match, back or _has_cue(work, span_start, span_end))
 
 
 def _yuan_tail(
@@ -539,6 +585,17 @@ def _scale(value: Decimal, suffix: re.Match[str]) -> Decimal | None:
         return to_plain_decimal(value)
     except (ArithmeticError, KeyError, ValueError):
         return None
+
+
+def _wanted_back(work: str, start: int, end: int) -> bool:
+    """Is the amount the one the customer asks to have back ("I want the 500 yuan back")?"""
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(work, 0, start)]
+    left = work[breaks[-1] if breaks else 0 : start]
+    cut = _CLAUSE_BREAK.search(work, end)
+    right = work[end : cut.start() if cut else len(work)]
+    if _BACK_BEFORE.search(left) or _BACK_AFTER.search(right):
+        return True
+    return bool(_BACK_AFTER_EN.search(right) and _WANT.search(left))
 
 
 def _has_cue(work: str, start: int, end: int) -> bool:

@@ -103,6 +103,22 @@ _EN_NUMBERS = {
     "thirty": 30,
 }
 _EN_NUM_RE = "|".join(sorted(_EN_NUMBERS, key=len, reverse=True))
+# Ordinal words, as a day of the month is said ("March fifth", "on the twenty-first").
+_EN_ORDINALS = {
+    w: i
+    for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+        "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth".split(),
+        start=1,
+    )
+}
+_EN_ORDINALS.update({"twentieth": 20, "thirtieth": 30})
+_EN_ORD_UNITS = "|".join(w for w, i in _EN_ORDINALS.items() if i < 10)
+_EN_ORD_WORD = (
+    rf"(?:twenty[\s-]*(?:{_EN_ORD_UNITS})|thirty[\s-]*first|(?:20|30)[\s-]*(?:{_EN_ORD_UNITS})|"
+    + "|".join(sorted(_EN_ORDINALS, key=len, reverse=True))
+    + ")"
+)
 
 
 def _to_int(s: str) -> int | None:
@@ -592,11 +608,28 @@ _EN_YEAR = r"(?:,?\s*(?P<y>(?:19|20)[0-9]{2})\b)?"
 _EN_FLAGS = re.IGNORECASE | re.ASCII
 
 
+def _en_day(m: re.Match[str]) -> int | None:
+    """The day of the month of a match: digits ("5", "5th") or an ordinal word ("fifth")."""
+    if m["d"]:
+        return int(m["d"])
+    word = re.sub(r"[\s-]+", " ", m["dw"].lower()).strip()
+    if word in _EN_ORDINALS:
+        return _EN_ORDINALS[word]
+    tens, _, unit = word.partition(" ")
+    if unit not in _EN_ORDINALS:
+        return None
+    return {"twenty": 20, "20": 20, "thirty": 30, "30": 30}[tens] + _EN_ORDINALS[unit]
+
+
 def _en_month_day(m: re.Match[str], ctx: _Ctx) -> _Result | None:
     month = _EN_MONTHS[m["mon"][:3].lower()]
-    if m["mon"] == "may" and not m["y"] and not m["ord"]:
-        return None  # lowercase "may 5" is more likely the verb than the month
-    day = int(m["d"])
+    if m["mon"] == "may" and not m["y"] and (
+        (not m["ord"] and not m["dw"]) or (m["dw"] and " of " not in m.group().lower())
+    ):
+        return None  # lowercase "may 5", "the second may" are more likely the verb
+    day = _en_day(m)
+    if day is None or not 1 <= day <= 31:
+        return None
     if m["y"]:
         try:
             return datetime.date(int(m["y"]), month, day), False
@@ -607,8 +640,25 @@ def _en_month_day(m: re.Match[str], ctx: _Ctx) -> _Result | None:
 
 
 def _en_bare_day(m: re.Match[str], ctx: _Ctx) -> _Result | None:
-    found = _recent_day(ctx.today, int(m["d"]))
+    day = _en_day(m)
+    if day is None or not 1 <= day <= 31:
+        return None
+    found = _recent_day(ctx.today, day)
     return (found, False) if found else None
+
+
+_EN_MONTH_REL = {"this": 0, "the current": 0, "last": -1, "the last": -1, "previous": -1,
+                 "the previous": -1, "next": 1, "the next": 1}
+
+
+def _en_month_rel_day(m: re.Match[str], ctx: _Ctx) -> _Result | None:
+    """"the 20th of this month", "the fifth of last month"."""
+    day = _en_day(m)
+    if day is None or not 1 <= day <= 31:
+        return None
+    rel = re.sub(r"\s+", " ", m["rel"].lower())
+    found = _month_offset(ctx.today, _EN_MONTH_REL[rel], day)
+    return (found, False) if found else _VAGUE
 
 
 def _en_rel_day(days_ago: int) -> _Resolver:
@@ -652,28 +702,47 @@ def _en_weekday(m: re.Match[str], ctx: _Ctx) -> _Result | None:
     return _weekday(ctx, weekday, 0, strictly_past="past" in prefix), False
 
 
+# A day of the month: digits with an optional ordinal suffix, or an ordinal word.
+_EN_DAY = rf"(?:(?P<d>3[01]|[12][0-9]|0?[1-9])(?P<ord>st|nd|rd|th)?|(?P<dw>{_EN_ORD_WORD}))"
+_EN_ORD_DAY = rf"(?:(?P<d>3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)|(?P<dw>{_EN_ORD_WORD}))"
+# An ordinal that counts something else: "on the second floor", "the third time".
+_EN_NOT_DAY = (
+    r"(?![\s-]+(?:floor|storey|story|time|times|attempt|try|call|page|line|one|ones|item|"
+    r"instal+ment|payment|transaction|withdrawal|charge|visit|round|person|card|letter|reminder|"
+    r"day|week|month|year|quarter|half|place|person|branch|account|number|digit|row|box|"
+    r"counter|window|desk|teller|phase|step|stage|level|of\s+(?:every|each|the\s+month))\b)"
+)
 _EN_RULES: list[tuple[re.Pattern[str], _Resolver]] = [
-    # November 10, Nov. 10th, Monday, November 23, 2026
+    # November 10, Nov. 10th, Monday, November 23, 2026, September the third, March fifth
     (
         re.compile(
-            rf"\b(?:{_WD},?\s+)?(?:the\s+)?{_MON}\s*(?:the\s+)?(?P<d>3[01]|[12][0-9]|0?[1-9])"
-            rf"(?P<ord>st|nd|rd|th)?\b{_EN_YEAR}(?!,?[0-9])",
+            rf"\b(?:{_WD},?\s+)?(?:the\s+)?{_MON}\s*(?:the\s+)?{_EN_DAY}"
+            rf"\b{_EN_YEAR}(?!,?[0-9])",
             _EN_FLAGS,
         ),
         _en_month_day,
     ),
-    # 10 November, 10th of November, the 10th of Nov 2026
+    # 10 November, 10th of November, the 10th of Nov 2026, the third of September
     (
         re.compile(
-            rf"\b(?:the\s+)?(?P<d>3[01]|[12][0-9]|0?[1-9])(?P<ord>st|nd|rd|th)?\s+(?:of\s+)?"
-            rf"{_MON}{_EN_YEAR}",
+            rf"\b(?:the\s+)?{_EN_DAY}\s+(?:of\s+)?{_MON}{_EN_YEAR}",
             _EN_FLAGS,
         ),
         _en_month_day,
     ),
-    # on the 10th
+    # the 20th of this month, the fifth of last month
     (
-        re.compile(r"\bon\s+the\s+(?P<d>3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)\b", _EN_FLAGS),
+        re.compile(
+            rf"\b(?:on\s+)?the\s+{_EN_ORD_DAY}\s+of\s+"
+            r"(?P<rel>this|the\s+current|last|the\s+last|previous|the\s+previous|next|the\s+next)"
+            r"\s+month\b",
+            _EN_FLAGS,
+        ),
+        _en_month_rel_day,
+    ),
+    # on the 10th, on the sixteenth
+    (
+        re.compile(rf"\bon\s+the\s+{_EN_ORD_DAY}\b{_EN_NOT_DAY}", _EN_FLAGS),
         _en_bare_day,
     ),
     (
@@ -692,7 +761,9 @@ _EN_RULES: list[tuple[re.Pattern[str], _Resolver]] = [
     # three days ago, 2 weeks ago
     (
         re.compile(
-            rf"\b(?P<n>[0-9]{{1,4}}|{_EN_NUM_RE})\s+(?P<unit>days?|weeks?)\s+(?:ago|back|before)\b",
+            rf"\b(?P<n>[0-9]{{1,4}}|{_EN_NUM_RE})\s+(?P<unit>days?|weeks?)\s+"
+            # "two weeks before it was due" counts back from something else, not from today.
+            r"(?:ago|back|before(?!\s+[a-z0-9]))\b",
             _EN_FLAGS,
         ),
         _en_ago,

@@ -20,7 +20,7 @@ import jieba
 from workflow.segment import default_segmenter
 from workflow.text import fold
 
-__all__ = ["NameMatch", "extract_name", "parse_name_answer"]
+__all__ = ["NameMatch", "extract_name", "parse_name_answer", "strip_spelling"]
 
 
 @dataclass(frozen=True)
@@ -343,26 +343,93 @@ def parse_name_answer(text: str) -> NameMatch | None:
     return NameMatch(name=text[s:e], start=s, end=e)
 
 
-_EN_NAME_THEN_MORE = re.compile(
-    r"([A-Za-z][A-Za-z'’]*(?:[ -][A-Za-z][A-Za-z'’]*){0,3})\s*[.,;]\s*(.+)", re.DOTALL
+# A name spelled out after it: "Sara Li. S-A-R-A, Li.", "Daniel Okafor. O K A F O R.",
+# "Michael Brandt. Brandt with a D T at the end", "Grace Leung, that's L-E-U-N-G".
+_SPELL_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’]*(?:[-.][A-Za-z][A-Za-z'’]*)*\.?|[^\sA-Za-z]+")
+_LETTER_RUN = re.compile(r"[A-Za-z](?:[-.][A-Za-z])+\.?")
+# Words that go with a spelling without spelling anything ("with a D T at the end",
+# "that's double L", "spelt R-A-M-A-N, the surname").
+_SPELL_WORDS = frozenset(
+    """spelled spelt spelling spell that's thats that is it's its it with a an at the end ending
+    start starts starting beginning begins and as in like then letters letter first last
+    surname family given name my double triple capital i'm im sorry yes yeah no sir
+    madam""".split()
 )
-_SPELLED = re.compile(r"[A-Za-z](?:-[A-Za-z])+")
+_SPELL_REPEAT = {"double": 2, "triple": 3}
+_SPELL_PUNCT = re.compile(r"[.,;:!?()\-–—'’\"“”]+")
+
+
+def _is_initial(token: str) -> bool:
+    return len(token.rstrip(".")) == 1 and token[0].isupper()
+
+
+def _spelling(tokens: list[str], words: set[str]) -> bool:
+    """Do `tokens` only spell out (some of) the name `words`, with at least one letter?"""
+    groups: list[str] = []
+    current = ""
+    repeat = 1
+    for token in tokens:
+        low = token.lower().rstrip(".")
+        letters = None
+        if _LETTER_RUN.fullmatch(token):
+            letters = re.sub(r"[^a-z]", "", low)
+        elif len(low) == 1 and low.isalpha() and (token[0].isupper() or low not in "ai"):
+            letters = low
+        if letters is not None:
+            current += letters[0] * repeat + letters[1:]
+            repeat = 1
+            continue
+        if repeat != 1:
+            return False  # "double" not followed by a letter
+        if current:
+            groups.append(current)
+            current = ""
+        if _SPELL_PUNCT.fullmatch(token) or low in words:
+            continue
+        if low in _SPELL_REPEAT:
+            repeat = _SPELL_REPEAT[low]
+            continue
+        if low not in _SPELL_WORDS:
+            return False
+    if current:
+        groups.append(current)
+    return bool(groups) and all(any(g in w for w in words) for g in groups)
 
 
 def _before_spelling(folded: str, start: int, end: int) -> int:
     """End of a name spelled out after it ("Sara Li. S-A-R-A, Li." -> "Sara Li")."""
-    m = _EN_NAME_THEN_MORE.fullmatch(folded, start, end)
-    if m is None:
-        return end
-    words = {w.lower() for w in re.split(r"[ -]", m.group(1))}
-    rest = [t for t in re.split(r"[\s.,;]+", m.group(2)) if t]
-    spelled = [t for t in rest if _SPELLED.fullmatch(t)]
-    if spelled and all(
-        t.lower() in words or (_SPELLED.fullmatch(t) and t.replace("-", "").lower() in words)
-        for t in rest
-    ):
-        return m.end(1)
+    tokens = [(m.group(), m.start(), m.end()) for m in _SPELL_TOKEN.finditer(folded, start, end)]
+    for k in range(1, min(4, len(tokens) - 1) + 1):
+        name = tokens[:k]
+        if not all(t[0][:1].isalpha() and (len(t[0].rstrip(".")) > 1 or _is_initial(t[0]))
+                   for t in name):
+            break
+        rest = [t[0] for t in tokens[k:]]
+        name_end = name[-1][2]
+        if name[-1][0].endswith(".") and len(name[-1][0]) > 2:
+            name_end -= 1  # "Okafor." ends the sentence, the dot is no part of the name
+        words = {re.sub(r"[^a-z'’-]", "", t[0].lower()) for t in name}
+        words = {w for w in words if len(w) > 1}
+        if words and _spelling(rest, words):
+            return name_end
     return end
+
+
+def strip_spelling(text: str, name: str) -> str:
+    """`text` without the spelling of `name` said after it ("Daniel Okafor. O K A F O R." ->
+    "Daniel Okafor"); `text` itself when what follows the name is not its spelling."""
+    if not isinstance(text, str) or not isinstance(name, str) or not name.strip():
+        return text if isinstance(text, str) else ""
+    folded = fold(text)
+    at = folded.find(fold(name))
+    if at < 0:
+        return text
+    after = at + len(name)
+    rest = [m.group() for m in _SPELL_TOKEN.finditer(folded, after)]
+    words = {w for w in re.split(r"[\s.]+", fold(name).lower()) if len(w) > 1}
+    if rest and words and _spelling(rest, words):
+        return text[:after]
+    return text
 
 
 def _zh_answer(folded: str, start: int, end: int) -> tuple[int, int] | None:
