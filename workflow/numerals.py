@@ -357,7 +357,12 @@ def read_out_numbers(text: str) -> str:
     if any("a" <= ch <= "z" or "A" <= ch <= "Z" for ch in out):
         out = _EN_DIGIT_RUN.sub(_en_digit_run, out)
         out = _EN_QUANTITY.sub(_en_quantity, out)
+        # "plus one, six oh four ..." is a country code: "+1 604 ...".
+        out = _EN_PLUS.sub("+", out)
     return _SPACED_DIGITS.sub(lambda m: m.group().replace(" ", ""), out)
+
+
+_EN_PLUS = re.compile(r"\bplus\s*,?\s*(?=\d[\d\s,-]{6,}\d)", re.IGNORECASE)
 
 
 def _read_out_chinese(text: str) -> str:

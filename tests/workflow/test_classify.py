@@ -861,3 +861,11 @@ def test_no_loss_said_outright_keeps_a_suggestion_low() -> None:
     assert prioritise(text).value == "low"
     # Without the customer saying so, a deduction is a loss and the message no mere remark.
     assert prioritise("建议还款提醒短信早点发，现在扣款当天才发，多扣了我一笔").value != "low"
+
+
+def test_the_police_is_an_escalation_only_as_an_act() -> None:
+    assert prioritise("My lease is registered with the police station and you still refuse "
+                      "it").value == "normal"
+    assert prioritise("租房合同在公安局备案过了，你们还是不认").value == "normal"
+    assert prioritise("If you do not refund me I will call the police").value == "high"
+    assert prioritise("再不退钱我就报警").value == "high"

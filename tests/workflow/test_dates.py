@@ -473,3 +473,22 @@ def test_english_spoken_day_after_today_is_last_months() -> None:
 )
 def test_english_ordinals_that_are_not_dates(text: str) -> None:
     assert find_dates(text, NOW) == []
+
+
+_LATE = datetime.datetime(2026, 11, 25, 22, 10, tzinfo=datetime.timezone(
+    datetime.timedelta(hours=8)))
+_JUST_AFTER_MIDNIGHT = _LATE.replace(hour=0, minute=30)
+
+
+@pytest.mark.parametrize(("text", "late", "early"), [
+    ("It happened about an hour ago", "2026-11-25", "2026-11-24"),
+    ("two hours ago someone emptied my account", "2026-11-25", "2026-11-24"),
+    ("half an hour ago", "2026-11-25", "2026-11-25"),
+    ("20 minutes ago", "2026-11-25", "2026-11-25"),
+    ("大概一个小时前卡被盗刷了", "2026-11-25", "2026-11-24"),
+    ("半小时前", "2026-11-25", "2026-11-25"),
+    ("三十分钟之前", "2026-11-25", "2026-11-25"),
+])
+def test_hours_and_minutes_ago_count_back_from_the_clock(text, late, early):
+    assert extract_date(text, _LATE).date.isoformat() == late
+    assert extract_date(text, _JUST_AFTER_MIDNIGHT).date.isoformat() == early

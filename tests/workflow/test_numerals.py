@@ -195,3 +195,14 @@ def test_yuan_fraction(jiao: str | None, fen: str | None, value: str) -> None:
 @pytest.mark.parametrize(("jiao", "fen"), [(None, None), ("十", None), ("12", None), ("a", None)])
 def test_yuan_fraction_rejects(jiao: str | None, fen: str | None) -> None:
     assert yuan_fraction(jiao, fen) is None
+
+
+def test_a_spoken_country_code_becomes_a_plus() -> None:
+    from workflow.numerals import read_out_numbers
+
+    assert read_out_numbers("it's plus one, six oh four, five five five, oh one eight two") \
+        == "it's +1 604 555 0182"
+    assert read_out_numbers("Plus one six zero four five five five zero one eight two?") \
+        == "+16045550182?"
+    assert read_out_numbers("two plus two is four") == "two plus two is four"
+    assert read_out_numbers("plus 20 dollars") == "plus 20 dollars"

@@ -54,6 +54,7 @@ class _Ctx:
     text: str  # folded text
     today: datetime.date
     cjk: bool
+    now: datetime.datetime | None = None  # the clock time, when the caller gave one
 
 
 _Resolver = Callable[[re.Match[str], _Ctx], "_Result | None"]
@@ -349,6 +350,28 @@ def _zh_rel_day(m: re.Match[str], ctx: _Ctx) -> _Result | None:
     return _days_ago(ctx, _REL_DAYS[m["k"]]), False
 
 
+def _hours_ago(ctx: _Ctx, hours: float) -> _Result:
+    """"一个小时前", "20 minutes ago": today, or yesterday when that was before midnight."""
+    if ctx.now is None:
+        return ctx.today, False
+    return (ctx.now - datetime.timedelta(hours=hours)).date(), False
+
+
+def _zh_hours_ago(m: re.Match[str], ctx: _Ctx) -> _Result | None:
+    n = 0.5 if m["n"] == "半" else _to_int(m["n"])
+    if n is None or n > 48:
+        return None
+    return _hours_ago(ctx, n / 60 if m["unit"].startswith("分") else n)
+
+
+def _en_hours_ago(m: re.Match[str], ctx: _Ctx) -> _Result | None:
+    word = m["n"].lower()
+    n = 0.5 if word == "half an" else (int(word) if word.isdigit() else _EN_NUMBERS.get(word))
+    if n is None or n > 48:
+        return None
+    return _hours_ago(ctx, n / 60 if m["unit"].lower().startswith("min") else n)
+
+
 def _zh_ago(m: re.Match[str], ctx: _Ctx) -> _Result | None:
     n = _to_int(m["n"])
     unit = m["unit"]
@@ -486,6 +509,12 @@ _ZH_RULES: list[tuple[re.Pattern[str], _Resolver]] = [
     ),
     (re.compile(r"(?P<k>明)(?:天|日|早|晚|儿)(?!星)"), _zh_rel_day),
     (re.compile(r"(?<![然之以最落此背先过午])(?P<k>后)天(?!天)"), _zh_rel_day),
+    # 一个小时前, 半小时前, 二十分钟前: today (or yesterday, just after midnight)
+    (
+        re.compile(rf"(?<![0-9{_CN_NUM}几])(?P<n>[0-9]{{1,2}}|[{_CN_NUM}]{{1,3}}|半)\s*个?\s*多?\s*"
+                   r"(?P<unit>小时|钟头|分钟)\s*(?:前|以前|之前)"),
+        _zh_hours_ago,
+    ),
     # 三天前, 两个星期前, 几天前 (vague), 三个月前 (vague)
     (
         re.compile(
@@ -758,6 +787,15 @@ _EN_RULES: list[tuple[re.Pattern[str], _Resolver]] = [
         _en_rel_day(0),
     ),
     (re.compile(r"\btomorrow\b", _EN_FLAGS), _en_rel_day(-1)),
+    # an hour ago, about two hours ago, 20 minutes ago, half an hour ago
+    (
+        re.compile(
+            rf"\b(?P<n>half\s+an|[0-9]{{1,2}}|{_EN_NUM_RE})\s+(?P<unit>hours?|minutes?|mins?)"
+            r"\s+(?:ago|back)\b",
+            _EN_FLAGS,
+        ),
+        _en_hours_ago,
+    ),
     # three days ago, 2 weeks ago
     (
         re.compile(
@@ -810,7 +848,8 @@ def _scan(text: str, now: datetime.datetime) -> list[tuple[DateMatch, bool]]:
     if not isinstance(text, str) or not text:
         return []
     folded = fold(text)
-    ctx = _Ctx(text=folded, today=_as_date(now), cjk=has_cjk(folded))
+    ctx = _Ctx(text=folded, today=_as_date(now), cjk=has_cjk(folded),
+               now=now if isinstance(now, datetime.datetime) else None)
     rules = _COMMON_RULES + (_ZH_RULES if ctx.cjk else []) + _EN_RULES
     candidates: list[tuple[int, int, datetime.date | None, bool]] = []
     for pattern, resolve in rules:
