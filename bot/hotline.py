@@ -61,6 +61,13 @@ class HotlineIntake:
     def ingest(self, data: bytes | str, source: str, *,
                file_time: datetime | None = None) -> ImportResult:
         """Read one transcript and file its case, unless this call was imported before."""
+        result = self._ingest(data, source, file_time)
+        if self.metrics is not None:
+            self.metrics.transcripts.labels(result.status).inc()
+        return result
+
+    def _ingest(self, data: bytes | str, source: str,
+                file_time: datetime | None) -> ImportResult:
         try:
             transcript = parse_transcript(data, max_bytes=self.settings.hotline_max_bytes)
         except InvalidTranscript as exc:

@@ -28,6 +28,9 @@ class Metrics:
             "intake_pipeline_seconds", "Time to handle one inbound message, commit included",
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.transcripts = Counter("intake_transcripts_total",
+                                   "Hotline transcripts imported, by outcome", ["outcome"],
+                                   registry=self.registry)
         self.outbox_backlog = Gauge("intake_outbox_backlog", "Replies waiting for delivery",
                                     registry=self.registry)
 

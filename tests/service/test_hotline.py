@@ -196,6 +196,10 @@ def test_the_call_centre_api_files_a_call_once(live_hotline):
         events = s.scalars(select(CaseEvent.actor).where(CaseEvent.case_id == case.id)).all()
     assert case.number == filed["case_number"] and case.channel == "hotline"
     assert events == ["hotline"]
+    metrics = httpx.get(f"{live.url}/metrics").text
+    assert 'intake_transcripts_total{outcome="filed"} 1.0' in metrics
+    assert 'intake_transcripts_total{outcome="skipped"} 1.0' in metrics
+    assert 'intake_cases_filed_total{channel="hotline",priority="urgent"} 1.0' in metrics
 
 
 def test_the_same_call_posted_concurrently_is_filed_once(live_hotline):
