@@ -145,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop.set()
             if telegram is not None:
                 await telegram.stop()
+            if wechat is not None:
+                await wechat.stop()
             await task
             db.dispose()
 
@@ -192,7 +194,10 @@ def _routes(app: FastAPI, service: Service) -> None:
             inbound = webchat.parse_http_message(data, datetime.now(UTC))
         except InvalidPayload as exc:
             return JSONResponse({"detail": exc.detail}, status_code=422)
-        handled = await run_in_threadpool(pipeline.handle, inbound, answered_inline=True)
+        try:
+            handled = await run_in_threadpool(pipeline.handle, inbound, answered_inline=True)
+        except InvalidPayload as exc:  # a message id another visitor used
+            return JSONResponse({"detail": exc.detail}, status_code=409)
         return JSONResponse({"replies": webchat.reply_payload(list(handled.replies)),
                              "waiting_for": handled.waiting_for,
                              "duplicate": handled.duplicate})
@@ -307,8 +312,14 @@ def _routes(app: FastAPI, service: Service) -> None:
                         frame["in_reply_to"] = data["client_message_id"][:64]
                     await service.connections.send_to(visitor_id, socket, frame)
                     continue
-                handled = await run_in_threadpool(pipeline.handle, inbound,
-                                                  answered_inline=True)
+                try:
+                    handled = await run_in_threadpool(pipeline.handle, inbound,
+                                                      answered_inline=True)
+                except InvalidPayload as exc:
+                    await service.connections.send_to(visitor_id, socket, {
+                        "type": "error", "detail": exc.detail,
+                        "in_reply_to": inbound.message_id})
+                    continue
                 await service.connections.send_to(visitor_id, socket, {
                     "type": "replies", "in_reply_to": inbound.message_id,
                     "replies": webchat.reply_payload(list(handled.replies)),

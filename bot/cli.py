@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, uvicorn_log_config
     from bot.settings import Settings
 
     try:
@@ -92,7 +92,8 @@ def _serve(host: str, port: int, workers: int) -> int:
         print("intake serve: several workers need PostgreSQL; using one", file=sys.stderr)
         workers = 1
     uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=settings.log_level.lower(), access_log=False)
+                log_level=settings.log_level.lower(), access_log=False,
+                log_config=uvicorn_log_config(settings))
     return 0
 
 

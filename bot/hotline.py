@@ -8,10 +8,11 @@ one) files nothing. Nothing of a file that cannot be read is stored.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.hotline import CHANNEL, InvalidTranscript, Transcript, content_hash, parse_transcript
 from workflow.deadlines import due_date
 from workflow.engine import Engine
+from workflow.extract.phones import find_phones
 from workflow.extract.sensitive import find_sensitive, redact
+from workflow.numerals import read_out_numbers
 from workflow.transcript import read_call
 
 from .metrics import Metrics
@@ -72,23 +75,43 @@ class HotlineIntake:
             transcript = parse_transcript(data, max_bytes=self.settings.hotline_max_bytes)
         except InvalidTranscript as exc:
             return ImportResult(source, "failed", reason=exc.detail)
-        key = _call_key(transcript)
-        with self.sessions() as session:
-            earlier = _imported(session, key)
+        received = datetime.now(UTC)
+        if transcript.started_at is not None:
+            problem = _implausible(transcript.started_at, received)
+            if problem:
+                return ImportResult(source, "failed", reason=problem)
+        key, digest = _call_key(transcript), content_hash(transcript)
+        earlier = self._earlier(key, digest, source)
         if earlier is not None:
-            return ImportResult(source, "skipped", earlier, "already imported", call_key=key)
+            return earlier
         try:
-            result = self._file(transcript, key, source, file_time or datetime.now(UTC))
+            result = self._file(transcript, key, source, file_time or received)
         except IntegrityError:  # imported at this very moment by another worker
-            with self.sessions() as session:
-                earlier = _imported(session, key)
-            return ImportResult(source, "skipped", earlier, "already imported", call_key=key)
+            earlier = self._earlier(key, digest, source)
+            return earlier or ImportResult(source, "failed", reason="could not be filed: a "
+                                           "conflicting write; import it again", call_key=key)
         if self.metrics is not None:
             self.metrics.messages_in.labels(CHANNEL).inc()
             self.metrics.cases_filed.labels(CHANNEL, result.priority or "normal").inc()
         if result.priority == "urgent":
             log.warning("urgent hotline case %s filed from %s", result.case_number, source)
         return result
+
+    def _earlier(self, key: str, digest: str, source: str) -> ImportResult | None:
+        """The outcome for a call imported before: skipped when it is the same call; failed
+        when its call id was used for different words (a second call must not vanish)."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(CallTranscript.content_hash, Case.number)
+                .outerjoin(Case, CallTranscript.case_id == Case.id)
+                .where(CallTranscript.call_key == key)).first()
+        if row is None:
+            return None
+        stored_hash, number = row
+        if stored_hash != digest:
+            return ImportResult(source, "failed", number, f"call id already imported as "
+                                f"{number} with a different transcript", call_key=key)
+        return ImportResult(source, "skipped", number, "already imported", call_key=key)
 
     def _file(self, transcript: Transcript, key: str, source: str,
               file_time: datetime) -> ImportResult:
@@ -102,8 +125,13 @@ class HotlineIntake:
         with self.sessions.begin() as session:
             caller = _caller_id(transcript.caller)
             identity = customers.identity_for(session, CHANNEL, caller or f"call:{key}", now)
-            customer_id = customers.confirm_phone(session, identity.customer_id,
-                                                  draft.get("name"), draft.get("phone"), now)
+            customer_id = identity.customer_id
+            if draft.get("phone") and draft.get("phone") == _e164(transcript.caller):
+                # The number the call came from: the telephone network vouches for it, so
+                # the caller is linked to whoever else confirmed it. A number only spoken
+                # stays on the case, linking no one.
+                customer_id = customers.confirm_phone(session, customer_id, draft.get("name"),
+                                                      draft.get("phone"), now)
             number = cases.next_number(session, started.date(), self.settings.case_prefix)
             case = cases.file(session, draft, number=number, customer_id=customer_id,
                               conversation_id=None, channel=CHANNEL, now=now,
@@ -117,11 +145,23 @@ class HotlineIntake:
                 case_id=case.id, caller=(transcript.caller or "")[:32] or None,
                 agent_id=transcript.agent_id, language=reading.lang, format=transcript.format,
                 source=source[:500], started_at=transcript.started_at,
-                turns=[{"speaker": t.speaker, "text": _masked(t.text), "start": t.start,
+                turns=[{"speaker": t.speaker, "text": masked_turn(t.text), "start": t.start,
                         "end": t.end} for t in transcript.turns],
                 imported_at=now))
             return ImportResult(source, "filed", case.number, priority=case.priority,
                                 missing=tuple(case.missing or ()), call_key=key)
+
+
+def masked_turn(text: str) -> str:
+    """A turn as stored: ID-card and card numbers masked, also when read out digit by digit
+    ("六二二二零二……"), in which case the turn is kept with the digits written out."""
+    spoken = read_out_numbers(text)
+    if spoken != text:
+        hidden = find_sensitive(spoken)
+        if hidden:
+            return redact(spoken, hidden)
+    found = find_sensitive(text)
+    return redact(text, found) if found else text
 
 
 def transcript_of(session: Session, case: Case) -> CallTranscript | None:
@@ -129,19 +169,26 @@ def transcript_of(session: Session, case: Case) -> CallTranscript | None:
 
 
 def _call_key(transcript: Transcript) -> str:
+    """By call id; without one, by the words and who called when (the same words from
+    another caller, or on another day, are another call)."""
     if transcript.call_id:
-        return f"id:{transcript.call_id.strip()[:190]}"
-    return f"sha256:{content_hash(transcript)}"
+        return f"id:{transcript.call_id.strip()}"
+    when = transcript.started_at.isoformat() if transcript.started_at else ""
+    seed = f"{content_hash(transcript)}|{_caller_id(transcript.caller) or ''}|{when}"
+    return f"sha256:{hashlib.sha256(seed.encode()).hexdigest()}"
 
 
-def _imported(session: Session, key: str) -> str | None:
-    """The case number an earlier import of this call filed, or None."""
-    row = session.execute(select(CallTranscript.id, Case.number)
-                          .outerjoin(Case, CallTranscript.case_id == Case.id)
-                          .where(CallTranscript.call_key == key)).first()
-    if row is None:
-        return None
-    return row[1] or "-"
+def _implausible(started: datetime, received: datetime) -> str | None:
+    if started > received + timedelta(minutes=10):
+        return f"started_at {started.isoformat()} is in the future"
+    if started.year < 2000:
+        return f"started_at {started.isoformat()} is not a real call time"
+    return None
+
+
+def _e164(caller: str | None) -> str | None:
+    found = find_phones(caller) if caller else []
+    return found[0].e164 if found else None
 
 
 def _caller_id(caller: str | None) -> str | None:
@@ -152,6 +199,3 @@ def _caller_id(caller: str | None) -> str | None:
     return digits[:32] or None
 
 
-def _masked(text: str) -> str:
-    found = find_sensitive(text)
-    return redact(text, found) if found else text

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.base import Inbound, Outbound, QuickReply
+from channels.base import Inbound, InvalidPayload, Outbound, QuickReply
 from workflow.deadlines import due_date
 from workflow.engine import Engine
 from workflow.extract.sensitive import find_sensitive, redact
@@ -105,15 +105,22 @@ class Pipeline:
 
     # ---- inside the transaction ---------------------------------------------------------
 
-    def take_for_response(self, handled: Handled) -> bool:
-        """Claim held replies as answered in the response; False: the outbox sends them."""
+    def take_for_response(self, handled: Handled, deadline: datetime) -> bool:
+        """Claim held replies as answered in the response, if that can still happen before
+        `deadline`; False: the outbox sends them."""
         with self._writer, self.sessions.begin() as session:
-            return outbox.take_for_response(session, handled.outbox_ids, self.clock())
+            return outbox.take_for_response(session, handled.outbox_ids, self.clock,
+                                            deadline)
 
     def release(self, handled: Handled) -> None:
-        """The response went out without them: let the outbox send held replies now."""
+        """The response went out without the replies: the outbox sends them now.
+
+        For a redelivery that includes replies an earlier response carried: the channel
+        delivering again means that response never arrived.
+        """
         with self._writer, self.sessions.begin() as session:
-            outbox.release(session, handled.outbox_ids, self.clock())
+            outbox.release(session, handled.outbox_ids, self.clock(),
+                           redeliver=handled.duplicate)
 
     def _handle(self, session: Session, inbound: Inbound, answered_inline: bool,
                 hold_seconds: float | None) -> Handled:
@@ -126,6 +133,9 @@ class Pipeline:
         conversation, verified = known
         earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
         if earlier is not None:
+            if earlier.conversation_id != conversation.id:
+                # Someone else's message id: never answer with their replies.
+                raise InvalidPayload("this message id was already used by another sender")
             return self._replay(session, conversation, earlier, inbound.user_id)
 
         masked = redact(inbound.text, find_sensitive(inbound.text))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,12 +35,14 @@ def enqueue(session: Session, message: Message, *, recipient: str, payload: dict
     return item
 
 
-def take_for_response(session: Session, item_ids: tuple[int, ...], now: datetime) -> bool:
+def take_for_response(session: Session, item_ids: tuple[int, ...],
+                      clock: Callable[[], datetime], deadline: datetime) -> bool:
     """Claim held rows as answered in the response: all of them or none.
 
     True also when they were already answered in a response (WeChat retries a request
     whose answer it never got, and that answer must be given again); False when the
-    dispatcher has them, or will: then the request must not answer with them too.
+    dispatcher has them, or will, or when the rows are locked past `deadline` (an answer
+    after it would not be received): then the request must not answer with them.
     """
     if not item_ids:
         return True
@@ -47,7 +50,8 @@ def take_for_response(session: Session, item_ids: tuple[int, ...], now: datetime
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     items = list(session.scalars(query))
-    if len(items) != len(item_ids):
+    now = clock()  # after the lock: waiting for it may have used up the time
+    if len(items) != len(item_ids) or now >= deadline:
         return False
     if all(i.status == "delivered" and i.via == "response" for i in items):
         return True
@@ -60,12 +64,19 @@ def take_for_response(session: Session, item_ids: tuple[int, ...], now: datetime
     return True
 
 
-def release(session: Session, item_ids: tuple[int, ...], now: datetime) -> None:
-    """The request gave up answering with these: the dispatcher may send them now."""
+def release(session: Session, item_ids: tuple[int, ...], now: datetime, *,
+            redeliver: bool = False) -> None:
+    """The request gave up answering with these: the dispatcher may send them now.
+
+    `redeliver`: rows an earlier response carried go out again too (that response was lost).
+    """
     if not item_ids:
         return
     for item in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(item_ids))):
         if item.status == "pending" and item.via == "held":
+            item.next_attempt_at = now
+        elif redeliver and item.status == "delivered" and item.via == "response":
+            item.status, item.via, item.delivered_at = "pending", None, None
             item.next_attempt_at = now
 
 

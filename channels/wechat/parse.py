@@ -1,7 +1,7 @@
 """WeChat's XML pushes -> normalised `Inbound` messages.
 
-Messages are deduplicated by MsgId (WeChat retries the same MsgId up to 3 times); events
-have none, so by sender and CreateTime, as WeChat's documentation says.
+Messages are deduplicated by sender and MsgId (WeChat retries the same MsgId up to 3 times);
+events have none, so by sender and CreateTime, as WeChat's documentation says.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ def parse_message(xml: str, received_at: datetime,
     except (ValueError, OverflowError, OSError):
         raise InvalidPayload("CreateTime is not a Unix time") from None
 
+    # Only WeChat's own flat fields are kept: nothing nested reaches the store.
+    raw = {k: v for k, v in data.items() if isinstance(v, str)}
+
     def inbound(message_id: str, kind: str, text: str = "",
                 attachments: tuple[Attachment, ...] = ()) -> Inbound:
         return Inbound(channel=CHANNEL, user_id=user, message_id=message_id, text=text,
-                       timestamp=timestamp, kind=kind, attachments=attachments, raw=data)
+                       timestamp=timestamp, kind=kind, attachments=attachments, raw=raw)
 
     if msg_type == "event":
         event = _field(data, "Event").lower()
@@ -53,7 +56,8 @@ def parse_message(xml: str, received_at: datetime,
         return None
 
     msg_id = str(data.get("MsgId") or "").strip()
-    message_id = f"m{msg_id}" if msg_id else f"m{user}:{created}"
+    # The sender is part of the key: a MsgId another user sends must never match theirs.
+    message_id = f"m{user}:{msg_id}" if msg_id else f"m{user}:{created}"
     if msg_type == "text":
         return inbound(message_id, "text", str(data.get("Content") or ""))
     if msg_type == "voice":

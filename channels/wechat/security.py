@@ -1,9 +1,11 @@
 """WeChat's request signatures and its safe (AES) mode, with wechatpy's crypto.
 
 Every request carries `signature` = sha1 of the sorted token, timestamp and nonce; an
-encrypted one (`encrypt_type=aes`) also carries `msg_signature` over the ciphertext. A
-plaintext request is accepted whenever its signature holds, which covers the plaintext and
-compatible modes; safe mode differs only in that WeChat encrypts everything.
+encrypted one (`encrypt_type=aes`) also carries `msg_signature` over the ciphertext. That
+signature does not cover a plaintext body, so plaintext is accepted only while no AES key is
+set (plaintext mode); with a key (compatible or safe mode, where WeChat always encrypts) a
+plaintext request is refused. A timestamp more than MAX_SKEW seconds away from our clock is
+refused too, so a signature seen once (in a proxy's access log, say) cannot be replayed later.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
 from channels.base import InvalidPayload
+
+MAX_SKEW = 600  # seconds a request's timestamp may be off; retries come within a minute
 
 
 class BadSignature(Exception):
@@ -62,11 +66,18 @@ class WeChatSecurity:
                 raise ValueError("INTAKE_WECHAT_AES_KEY must be WeChat's 43-character "
                                  "EncodingAESKey") from exc
 
-    def check(self, params: Mapping[str, str]) -> None:
+    def check(self, params: Mapping[str, str], now: float | None = None) -> None:
         given = params.get("signature", "")
-        expected = signature(self._token, params.get("timestamp", ""), params.get("nonce", ""))
+        timestamp = params.get("timestamp", "")
+        expected = signature(self._token, timestamp, params.get("nonce", ""))
         if not given or not hmac.compare_digest(given.encode(), expected.encode()):
             raise BadSignature("signature does not match")
+        try:
+            skew = abs((time.time() if now is None else now) - int(timestamp))
+        except ValueError:
+            raise BadSignature("timestamp is not a Unix time") from None
+        if skew > MAX_SKEW:
+            raise BadSignature(f"timestamp is {int(skew)} s away from the server's clock")
 
     def verify_url(self, params: Mapping[str, str]) -> str:
         """The server-URL check: the `echostr` to answer when the signature holds."""
@@ -85,6 +96,8 @@ class WeChatSecurity:
             raise InvalidPayload("body is not UTF-8") from None
         nonce = params.get("nonce", "")
         if params.get("encrypt_type", "raw").lower() != "aes":
+            if self._crypto is not None:
+                raise BadSignature("plaintext refused: the account encrypts its messages")
             return Opened(text, False, nonce)
         if self._crypto is None:
             raise InvalidPayload("encrypted message, but no INTAKE_WECHAT_AES_KEY is set")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from wechatpy import WeChatClient
@@ -28,6 +29,7 @@ from . import reply
 log = logging.getLogger(__name__)
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 TOKEN_KEY = "access_token"
+PARTS_PREFIX = "parts_sent:"  # memory key prefix: how many parts of a long reply went out
 REFRESH_BEFORE = 300  # seconds before expiry a token is renewed
 # The customer-service API answers a user only within 48 hours of their last message.
 WINDOW = timedelta(hours=48)
@@ -131,6 +133,7 @@ class WeChatSender:
     def __init__(self, client: ApiClient, memory: ChannelMemory,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.client = client
+        self.memory = memory
         self.tokens = TokenKeeper(memory, client.fetch_access_token)
         client.keeper = self.tokens
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -140,8 +143,15 @@ class WeChatSender:
                 self._clock() - message.queued_at > WINDOW - WINDOW_MARGIN:
             raise DeliveryError("outside WeChat's 48-hour customer-service window",
                                 permanent=True, code="window_closed")
-        for part in reply.split(reply.render(message)):
-            await asyncio.to_thread(self._send_text, message.user_id, part)
+        parts = reply.split(reply.render(message))
+        # A long reply goes out in parts; a retry after a failed part resumes after the
+        # parts already delivered, so the customer never reads one twice.
+        progress = f"{PARTS_PREFIX}{message.ref}" if len(parts) > 1 and message.ref else None
+        done = int(self.memory.get(progress) or 0) if progress else 0
+        for index in range(done, len(parts)):
+            await asyncio.to_thread(self._send_text, message.user_id, parts[index])
+            if progress:
+                self.memory.set(progress, str(index + 1))
 
     def _send_text(self, openid: str, text: str) -> None:
         try:
@@ -150,14 +160,23 @@ class WeChatSender:
             except WeChatClientException as exc:
                 if exc.errcode not in TOKEN_ERRORS:
                     raise
-                # Expired or replaced: renew once (or take another worker's) and try again.
-                used = self.tokens.current()
-                self.tokens.refresh(stale=used)
+                # Expired or replaced: renew once (or take the one another worker fetched
+                # since this request read its token) and try again.
+                self.tokens.refresh(stale=_token_used(exc) or self.tokens.current())
                 self.client.message.send_text(openid, text)
         except WeChatClientException as exc:
             raise _delivery_error(exc) from None
         except requests.RequestException as exc:
             raise DeliveryError(f"WeChat API unreachable: {type(exc).__name__}") from None
+
+
+def _token_used(exc: WeChatClientException) -> str | None:
+    """The access token the failed request carried (in its URL)."""
+    url = getattr(exc.request, "url", None)
+    if not isinstance(url, str):
+        return None
+    values = parse_qs(urlsplit(url).query).get("access_token")
+    return values[0] if values else None
 
 
 def _delivery_error(exc: WeChatClientException) -> DeliveryError:

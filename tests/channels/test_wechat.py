@@ -61,7 +61,7 @@ def test_a_text_message_becomes_an_inbound_keyed_by_msgid():
     inbound = parse_message(wx.text_xml(ACCOUNT, USER, "你好，我要投诉", 1234567, 1764300000),
                             NOW)
     assert (inbound.channel, inbound.user_id, inbound.message_id, inbound.text, inbound.kind) \
-        == ("wechat", USER, "m1234567", "你好，我要投诉", "text")
+        == ("wechat", USER, f"m{USER}:1234567", "你好，我要投诉", "text")
     assert inbound.timestamp == datetime.fromtimestamp(1764300000, UTC)
     assert inbound.raw["ToUserName"] == ACCOUNT
 
@@ -258,3 +258,15 @@ def test_the_token_is_stored_with_its_expiry(fake):
     _sender(fake, memory).tokens.current()
     stored = json.loads(memory.values["access_token"])
     assert stored["token"] == fake.current_token and stored["expires_at"] > 0
+
+
+def test_a_long_reply_resumes_after_the_parts_already_delivered(fake):
+    memory = DictMemory()
+    sender = _sender(fake, memory)
+    text = "\n\n".join(f"第{i}段：" + "说明文字" * 60 for i in range(8))
+    parts = split(text)
+    assert len(parts) >= 3
+    memory.set("parts_sent:77", "1")  # an earlier attempt got the first part out, then failed
+    asyncio.run(sender.send(Outbound("wechat", USER, text, ref="77")))
+    assert [m.content for m in fake.sent] == parts[1:]
+    assert memory.get("parts_sent:77") == str(len(parts))

@@ -290,3 +290,82 @@ def test_a_huge_file_is_refused_unread(tmp_path):
     assert run.returncode == 1
     assert run.stdout.splitlines()[0] == "filed 1, skipped 0 (already imported), failed 1"
     assert f"{folder / 'huge.txt'}: too large: 29.3 KB > 8 KB" in run.stdout
+
+
+def _call(call_id: str | None, caller: str, started: str, words: str) -> str:
+    head = f"call_id: {call_id}\n" if call_id else ""
+    head += f"caller: {caller}\nstarted_at: {started}\n"
+    return head + f"坐席：您好，请问有什么可以帮您？\n客户：{words}\n坐席：好的，已为您登记。\n"
+
+
+def test_a_call_id_reused_for_another_call_fails_loudly(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    (first / "a.txt").write_text(_call("HL-1", "13912345678", "2026-11-27T10:00:00+08:00",
+                                       "我叫王磊，信用卡年费多扣了三百"), encoding="utf-8")
+    (second / "b.txt").write_text(_call("HL-1", "13800001111", "2026-11-27T11:00:00+08:00",
+                                        "我叫李娜，理财亏了两万"), encoding="utf-8")
+    assert intake(url, "import-transcripts", str(first)).returncode == 0
+    run = intake(url, "import-transcripts", str(second))
+    assert run.returncode == 1
+    assert "call id already imported as TS20261127-0001 with a different transcript" in run.stdout
+    assert len(filed_cases(url)) == 1
+
+
+def test_the_same_words_from_another_caller_are_another_call(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    words = "我的卡被吞了，取不出来"
+    (folder / "a.txt").write_text(_call(None, "13912345678", "2026-11-27T10:00:00+08:00",
+                                        words), encoding="utf-8")
+    (folder / "b.txt").write_text(_call(None, "13800001111", "2026-11-27T10:00:00+08:00",
+                                        words), encoding="utf-8")
+    run = intake(url, "import-transcripts", str(folder))
+    assert run.stdout.startswith("filed 2, skipped 0"), run.stdout
+
+
+def test_a_call_from_the_future_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "a.txt").write_text(_call("HL-F", "13912345678", "2099-01-01T10:00:00+08:00",
+                                        "我叫王磊，信用卡年费多扣了三百"), encoding="utf-8")
+    run = intake(url, "import-transcripts", str(folder))
+    assert run.returncode == 1 and "is in the future" in run.stdout
+    assert filed_cases(url) == {}
+
+
+def test_a_spoken_number_links_no_one_but_the_caller_id_does(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "a.txt").write_text(_call("HL-A", "13912345678", "2026-11-27T10:00:00+08:00",
+                                        "我叫张伟，信用卡年费多扣了三百"), encoding="utf-8")
+    # Someone else says 张伟's number from another phone: not linked to 张伟.
+    (folder / "b.txt").write_text(_call("HL-B", "13600002222", "2026-11-27T11:00:00+08:00",
+                                        "我叫李娜，手机13912345678，理财亏了两万"),
+                                  encoding="utf-8")
+    # 张伟 again, from his own phone: the same customer.
+    (folder / "c.txt").write_text(_call("HL-C", "13912345678", "2026-11-27T12:00:00+08:00",
+                                        "我叫张伟，上次的年费还没退"), encoding="utf-8")
+    assert intake(url, "import-transcripts", str(folder)).returncode == 0
+    cases = {Path(name).stem: case for name, (case, _) in filed_cases(url).items()}
+    assert cases["b"].phone == "+8613912345678"  # kept on the case
+    assert cases["a"].customer_id == cases["c"].customer_id != cases["b"].customer_id
+
+
+def test_numbers_read_out_are_masked_in_the_stored_transcript(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "a.txt").write_text(_call(
+        "HL-M", "13912345678", "2026-11-27T10:00:00+08:00",
+        "我叫王磊，卡号是六二二二零二一二三四五六七八九零一二三，被盗刷了五千元"), encoding="utf-8")
+    assert intake(url, "import-transcripts", str(folder)).returncode == 0
+    (case, call), = filed_cases(url).values()
+    stored = json.dumps(call.turns, ensure_ascii=False) + case.description
+    assert "六二二二零二一二三四五六七八九零一二三" not in stored
+    assert "6222021234567890123" not in stored
+    assert "***************0123" in stored

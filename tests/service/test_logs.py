@@ -24,3 +24,19 @@ def test_secrets_and_url_credentials_are_redacted(caplog):
         assert leaked not in text
     assert "secret=[redacted]" in text and "access_token=[redacted]" in text
     assert "appid=wx1" in text  # what is not secret stays readable
+
+
+def test_tracebacks_are_redacted_too(caplog):
+    logger = logging.getLogger("intake.test.tracebacks")
+    redact = RedactSecrets(["tok-secret-987"])
+    logger.addFilter(redact)
+    try:
+        with caplog.at_level(logging.ERROR, logger="intake.test.tracebacks"):
+            try:
+                raise RuntimeError("GET /send?access_token=LIVE-TOKEN-1 with tok-secret-987")
+            except RuntimeError:
+                logger.exception("send failed")
+    finally:
+        logger.removeFilter(redact)
+    assert "LIVE-TOKEN-1" not in caplog.text and "tok-secret-987" not in caplog.text
+    assert "RuntimeError" in caplog.text and "send failed" in caplog.text

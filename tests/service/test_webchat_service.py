@@ -208,3 +208,16 @@ def test_health_and_metrics(live):
     assert 'intake_messages_in_total{channel="webchat"} 1.0' in metrics
     assert "intake_outbox_backlog 0.0" in metrics
     assert "intake_engine_step_seconds_count 1.0" in metrics
+
+
+def test_another_visitors_message_id_is_refused_not_answered(live):
+    with httpx.Client(base_url=live.url) as client:
+        first = client.post("/channels/webchat/messages", json={
+            "visitor_id": "visitor-owner-1", "client_message_id": "shared-id-1",
+            "text": "我是张伟，手机13912345678，昨天信用卡年费多扣了300元，请退给我"})
+        assert first.status_code == 200 and "张伟" in json.dumps(first.json(), ensure_ascii=False)
+        other = client.post("/channels/webchat/messages", json={
+            "visitor_id": "visitor-other-2", "client_message_id": "shared-id-1",
+            "text": "你好"})
+        assert other.status_code == 409
+        assert "张伟" not in other.text and "13912345678" not in other.text

@@ -156,3 +156,10 @@ def test_digit_heavy_text(text: str) -> None:
             segment = text[span.start : span.end]
             assert sum(c.isalnum() for c in segment) >= 13
     assert isinstance(masked, str)
+
+
+def test_a_card_cue_a_few_words_before_the_number_counts() -> None:
+    text = "my card number is 6222021234567890123"
+    spans = find_sensitive(text)
+    assert [s.kind for s in spans] == ["bank_card"]
+    assert redact(text, spans).endswith("***************0123")

@@ -178,7 +178,8 @@ def _classify(folded: str, start: int, chars: str, lengths: list[int]) -> Kind |
         return None
     if _luhn_ok(chars) and _plausible_card_iin(chars) and not _looks_like_phone(chars):
         return "bank_card"
-    if len(chars) >= 16 and _cue_before(folded, start, _CARD_CUE):
+    # "my card number is 6222…": the cue may stand a few words before the number.
+    if len(chars) >= 16 and _cue_before(folded, start, _CARD_CUE, window=20):
         return "bank_card"
     return None
 
