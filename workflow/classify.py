@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -52,6 +53,7 @@ __all__ = [
     "classify_category",
     "extract_resolution",
     "is_suggestion",
+    "is_urgent",
     "parse_business_answer",
     "prioritise",
     "regulatory",
@@ -330,21 +332,46 @@ def _scan(group: _Group, t: _Text, label: str | None = None, factor: float = 1.0
 
 
 def _suppress(hits: list[_Hit]) -> list[_Hit]:
-    """Drop a hit lying inside a longer hit of another label ("卡" inside "信用卡")."""
+    """Drop a hit lying inside a longer hit of another label ("卡" inside "信用卡").
+
+    A hit is dropped when a hit of another label spans it and more (starts no later, ends no
+    later, is longer); the hits kept stay in their order. One sweep over the hits sorted by
+    start (the longest first on a tie), O(n log n): when a hit is reached, every hit that
+    can contain it has been seen, and whether one of another label does is whether the
+    furthest end reached by another label is at least the hit's end. The two furthest ends of
+    two different labels are enough to answer that for any label.
+    """
     if len(hits) < 2:
         return hits
-    keep = []
-    for h in hits:
-        inside = any(
-            o.group != h.group
-            and o.start <= h.start
-            and h.end <= o.end
-            and (o.end - o.start) > (h.end - h.start)
-            for o in hits
-        )
-        if not inside:
-            keep.append(h)
-    return keep
+    order = sorted(range(len(hits)), key=lambda i: (hits[i].start, -hits[i].end))
+    dropped = [False] * len(hits)
+    # The furthest end seen, its label, and the furthest end of any other label.
+    best_end, best_group, other_end = -1, None, -1
+    i = 0
+    while i < len(order):
+        # Hits of the same span do not contain one another: all are judged on what came
+        # before them, then taken into account together.
+        first = hits[order[i]]
+        j = i
+        while j < len(order) and (hits[order[j]].start, hits[order[j]].end) == (
+            first.start,
+            first.end,
+        ):
+            j += 1
+        for k in order[i:j]:
+            h = hits[k]
+            reach = best_end if best_group != h.group else other_end
+            dropped[k] = reach >= h.end
+        for k in order[i:j]:
+            h = hits[k]
+            if h.group == best_group:
+                best_end = max(best_end, h.end)
+            elif h.end > best_end:
+                best_end, best_group, other_end = h.end, h.group, best_end
+            else:
+                other_end = max(other_end, h.end)
+        i = j
+    return [h for h, out in zip(hits, dropped, strict=True) if not out]
 
 
 def _words(hits: Iterable[_Hit]) -> tuple[str, ...]:
@@ -431,13 +458,15 @@ def _pretext_spans(t: _Text) -> list[tuple[int, int]]:
         return []
     text = t.folded
     spans: list[tuple[int, int]] = []
+    limit = -1  # the end of the sentence of the last cue looked at
     for m in cue.finditer(text):
         if spans and m.start() < spans[-1][1]:
             continue
         if _negated(text, m.start()):
             continue
-        stop = _SENTENCE_END.search(text, m.end())
-        limit = stop.start() if stop else len(text)
+        if limit < m.end():  # a new sentence (the same one's end is not searched for again)
+            stop = _SENTENCE_END.search(text, m.end())
+            limit = stop.start() if stop else len(text)
         end = limit
         for sep in _CLAUSE_END.finditer(text, m.end(), limit):
             nxt = sep.end()
@@ -456,12 +485,15 @@ def _discount_pretext(hits: list[_Hit], t: _Text) -> list[_Hit]:
     if not spans:
         return hits
     factor = float(_section("pretext").get("factor", 0.2))
-    return [
-        replace(h, weight=h.weight * factor, names=False)
-        if any(s <= h.start < e for s, e in spans)
-        else h
-        for h in hits
-    ]
+    # The spans come in order and do not overlap: only the last one starting at or before a
+    # hit can hold it (a binary search, not a look at every span, for long accounts).
+    starts = [s for s, _ in spans]
+    out = []
+    for h in hits:
+        i = bisect_right(starts, h.start) - 1
+        inside = i >= 0 and h.start < spans[i][1]
+        out.append(replace(h, weight=h.weight * factor, names=False) if inside else h)
+    return out
 
 
 _ANSWER_TRIM = re.compile(r"^[\s\W_]+|[\s\W_]+$")
@@ -621,6 +653,13 @@ def is_suggestion(text: str) -> bool:
     if not isinstance(text, str) or not text.strip():
         return False
     return bool(_suggestion_hits(_prep(text)))
+
+
+def is_urgent(text: str) -> bool:
+    """Does the text name an urgent matter (a trigger of ``priority.urgent``, not negated)?"""
+    if not isinstance(text, str) or not text.strip():
+        return False
+    return bool(_any_hits("priority.urgent", _prep(text)))
 
 
 def prioritise(text: str, amount_cny: Decimal | None = None) -> Label:

@@ -299,9 +299,12 @@ class Engine:
         # The description keeps the customer's own account: the answer to "what happened" and
         # anything substantive they say unprompted, not their answers to other questions.
         # A message that did not answer the question asked belongs in the description only
-        # when it says more than a failed answer would (a rejected name is not an account).
+        # when it says more than a failed answer would (a rejected name is not an account),
+        # or says something urgent ("卡被盗刷了" when asked for the name).
         if answered == "description" or (
-            answered is None and ex.substantive and (error is None or len(text) > 20)
+            answered is None
+            and ex.substantive
+            and (error is None or len(text) > 20 or classify.is_urgent(text))
         ):
             st.description.append(text)
         if error is not None and not (set(st.slots) - before) and not ex.substantive:
@@ -649,9 +652,12 @@ def _name_answer(text: str) -> str | None:
     # Names outside the usual patterns ("阿依古丽·买买提", "Nguyen Van An") are taken as given.
     if _PLAIN_CJK_NAME.match(plain) or _PLAIN_LATIN_NAME.match(plain):
         return plain
-    # "叫我老周就行，周建华" / "张三丰 弓长张": the name is one of the pieces.
+    # "叫我老周就行，周建华" / "张三丰 弓长张": the name is one of the pieces. A lower-case
+    # English word is no name on its own ("my card was skimmed" does not name "skimmed").
     for piece in _SEGMENTS.split(text):
-        m = parse_name_answer(piece) if piece else None
+        if not piece or (not has_cjk(piece) and not piece[:1].isupper()):
+            continue
+        m = parse_name_answer(piece)
         if m:
             return m.name
     return None

@@ -69,14 +69,25 @@ def extract(text: str, now: datetime, segmenter: Segmenter | None = None) -> Ext
 
 
 def is_substantive(text: str, spans: list[tuple[int, int]]) -> bool:
-    """Does the text say what happened, beyond "I want to complain" and the fields found?"""
+    """Does the text say what happened, beyond "I want to complain" and the fields found?
+
+    A text says it when it is long enough (six Chinese characters, four English words once
+    the fields found and "I want to complain"-style phrases are left out), or, however short,
+    when what it says is urgent: "卡被盗刷了", "被人盗刷了五千元", "my card was skimmed" are a
+    whole account, and the urgent trigger they name is what the case's priority is read from.
+    """
     chars = list(text)
     for start, end in spans:
         chars[start:end] = [" "] * (end - start)
-    rest = cues.strip_generic("".join(chars))
+    masked = "".join(chars)
+    rest = cues.strip_generic(masked)
     if len(_CJK_CHAR.findall(rest)) >= _SUBSTANTIVE_CJK:
         return True
-    return len(_LATIN_WORD.findall(rest)) >= _SUBSTANTIVE_WORDS
+    if len(_LATIN_WORD.findall(rest)) >= _SUBSTANTIVE_WORDS:
+        return True
+    # Only short texts get here, so the extra scan costs little. The fields found are left
+    # out of it, so a name or a number alone never counts.
+    return bool(_CJK_CHAR.search(rest) or _LATIN_WORD.search(rest)) and classify.is_urgent(masked)
 
 
 def extract_branch(text: str, segmenter: Segmenter | None = None) -> str | None:

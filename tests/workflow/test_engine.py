@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from workflow.engine import Engine
+from workflow.engine import Engine, build_case
+from workflow.fields import is_substantive
 from workflow.model import (
     ASK_ORDER,
     SCHEMA_VERSION,
@@ -337,3 +338,54 @@ def test_a_suggestion_only_announced_is_not_the_request(engine):
     assert "resolution" not in step.state.slots
     step = engine.step(step.state, "还款提醒短信能不能提前三天发，这样可以改进一下", NOW)
     assert "提前三天" in (step.state.value("resolution") or "")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["卡被盗刷了", "被人盗刷了五千元", "my card was skimmed", "someone stole 5000 from my account"],
+)
+def test_a_short_urgent_first_message_is_the_account(engine, message):
+    # Unauthorised use said in a few words is a whole account: not asked for again, and urgent.
+    step = talk(engine, message)
+    assert step.waiting_for != "description"
+    assert step.state.description == [message]
+    assert step.state.value("description") == message
+    case = build_case(step.state)
+    assert case["priority"] == "urgent" and case["description"] == message
+
+
+@pytest.mark.parametrize("message", ["卡被盗刷了", "my card was skimmed"])
+def test_a_short_urgent_answer_to_what_happened_is_urgent(engine, message):
+    step = talk(engine, "我要投诉" if message[0] > "~" else "I want to complain", message)
+    assert step.waiting_for != "description"
+    assert build_case(step.state)["priority"] == "urgent"
+
+
+@pytest.mark.parametrize(
+    ("text", "substantive"),
+    [
+        ("卡被盗刷了", True),
+        ("my card was skimmed", True),
+        ("卡没被盗刷", False),  # urgent only when not negated
+        ("我要投诉", False),
+        ("卡被吞", False),  # short and not urgent: the bot asks what happened
+        ("张伟", False),
+    ],
+)
+def test_short_texts_are_an_account_only_when_urgent(text, substantive):
+    assert is_substantive(text, []) is substantive
+
+
+@pytest.mark.parametrize(
+    ("opening", "message"),
+    [("ATM取款两千元没出钞但是扣款了", "卡被盗刷了"),
+     ("The ATM kept my card and did not give me the cash", "my card was skimmed")],
+)
+def test_a_short_urgent_message_instead_of_the_name_joins_the_account(engine, opening, message):
+    # Not a name, but no failed answer either: the urgent news is kept and the name asked again.
+    step = talk(engine, opening)
+    assert step.waiting_for == "name"
+    step = engine.step(step.state, message, NOW)
+    assert step.waiting_for == "name"
+    assert step.state.description[-1] == message
+    assert build_case(step.state)["priority"] == "urgent"
