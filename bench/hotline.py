@@ -91,6 +91,14 @@ def adversarial() -> None:
         "WebVTT, many-line cues": fill(vtt_cue, "WEBVTT\n\n"),
         "JSON, 4,900 turns": json.dumps(json_turns, ensure_ascii=False).encode(),
         "text, 4,900 turns": ("客户：" + "我的卡被盗刷了，" * 16 + "\n").encode() * 4900,
+        # Each of these once took hours at this size: a voice tag never closed, a voice or
+        # a speaker label of a million blanks.
+        "WebVTT, unclosed <v": ("WEBVTT\n\n00:01.000 --> 00:02.000\n"
+                                + "<v a" * (size // 4 - 10)).encode(),
+        "WebVTT, blank voice": ("WEBVTT\n\n00:01.000 --> 00:02.000\n<v" + " " * (size - 50)
+                                + "x").encode(),
+        "JSON, blank speaker": json.dumps({"turns": [{"speaker": "客户" + " " * (size - 100)
+                                                      + "!", "text": "x"}]}).encode(),
     }
     print(f"parse_transcript on files of up to {size / 1e6:.1f} MB:")
     for name, data in cases.items():

@@ -18,6 +18,10 @@ CSR/representative/... are the agent, 客户/用户/来电人/caller/client/... 
 an id, a bracketed note or a short name allowed after the word (`Agent 007`, 客服小王).
 Turns with no text are skipped. Text is UTF-8 (BOM or not), UTF-16/32 with a BOM, or GB18030.
 
+A call has at most MAX_TURNS turns of at most MAX_TURN_CHARS characters each, and metadata
+no longer than the store keeps (MAX_META_CHARS). Labels such as "Customer Service", 客户服务
+are the agent; "Caller ID" is no speaker.
+
 Anything else raises `InvalidTranscript` (an `InvalidPayload`) whose `detail` is a short
 reason for the import report: "empty file", "binary file: ...", "too large: 3.2 MB > 2 MB",
 "broken JSON at line 3: ...", "not a transcript: ...", "line 7: unknown speaker 'Bob'",
@@ -31,7 +35,10 @@ from __future__ import annotations
 from .parse import (
     AGENT,
     CUSTOMER,
+    MAX_META_CHARS,
     MAX_TRANSCRIPT_BYTES,
+    MAX_TURN_CHARS,
+    MAX_TURNS,
     InvalidTranscript,
     Transcript,
     Turn,
@@ -47,7 +54,10 @@ __all__ = [
     "AGENT",
     "CHANNEL",
     "CUSTOMER",
+    "MAX_META_CHARS",
     "MAX_TRANSCRIPT_BYTES",
+    "MAX_TURNS",
+    "MAX_TURN_CHARS",
     "InvalidTranscript",
     "Transcript",
     "Turn",

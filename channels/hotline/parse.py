@@ -2,6 +2,13 @@
 
 Pure and stdlib only: bytes in, a `Transcript` or `InvalidTranscript` out. The format is told
 by content, never by file name.
+
+Limits, far above any real call: at most `MAX_TRANSCRIPT_BYTES` (2 MB) of file,
+`MAX_TURNS` (5000) turns with text ("too many turns: 6000 > 5000") and `MAX_TURN_CHARS`
+(20000) characters in one turn ("line 7: turn too long: 25000 characters > 20000"); metadata
+fits the store's columns (`call_id` 128 characters, `agent_id` 64, `caller` 32, `language` 16,
+"call_id longer than 128 characters"). Every path is linear in the size of the file: turn
+text is gathered in lists and joined once, and no pattern backtracks over unbounded input.
 """
 
 from __future__ import annotations
@@ -9,15 +16,21 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from channels.base import InvalidPayload
 
 MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
+MAX_TURNS = 5000
+MAX_TURN_CHARS = 20000
+# The store's column sizes (PostgreSQL refuses a longer value).
+MAX_META_CHARS: dict[str, int] = {"call_id": 128, "agent_id": 64, "caller": 32, "language": 16}
 AGENT = "agent"
 CUSTOMER = "customer"
 
@@ -47,18 +60,31 @@ class InvalidTranscript(InvalidPayload):
 
 # ---- speakers -------------------------------------------------------------------------------
 
-# Longest first, so "customer service" and 客户经理 (bank staff) win over "customer" and 客户.
-_SPEAKER_WORDS: tuple[tuple[str, str], ...] = tuple(sorted(
+# The desk that serves the customer is the agent: "Customer Care", "Client Services", "User
+# Support", 客户服务.
+_DESKS = tuple(f"{who} {what}" for who in ("customer", "client", "user") for what in (
+    "service", "services", "care", "support", "centre", "center", "team"))
+# Longest first, so "customer service" and 客户经理 (bank staff) win over "customer" and 客户;
+# the longest word the label starts with decides (see `speaker_role`). A role of None is a
+# label that names no speaker ("Caller ID").
+_SPEAKER_WORDS: tuple[tuple[str, str | None], ...] = tuple(sorted(
     [(w, AGENT) for w in (
         "agent", "operator", "csr", "representative", "rep", "advisor", "adviser", "staff",
-        "supervisor", "customer service", "client service", "call center", "call centre",
+        "supervisor", *_DESKS, "call center", "call centre",
         "坐席", "座席", "客服", "话务员", "接线员", "客服代表", "服务代表", "工作人员", "主管",
-        "客户经理", "客服专员")]
+        "客户经理", "客服专员", "客户服务", "用户服务", "客户支持", "用户支持")]
     + [(w, CUSTOMER) for w in (
         "customer", "caller", "client", "user", "complainant", "客户", "用户", "来电人",
-        "来电者", "来电客户", "顾客", "投诉人", "持卡人")],
+        "来电者", "来电客户", "顾客", "投诉人", "持卡人")]
+    + [(w, None) for w in ("caller id", "caller number")],
     key=lambda item: -len(item[0])))
-_WORDS = frozenset(word for word, _ in _SPEAKER_WORDS)
+_WORDS = frozenset(word for word, role in _SPEAKER_WORDS if role is not None)
+_ROLE_OF = dict(_SPEAKER_WORDS)
+# One pass for the longest word the label starts with: an English word only where no letter
+# follows it ("username" does not start with the word "user").
+_WORD_AT_START = re.compile("|".join(
+    re.escape(word) + ("(?![a-zA-Z])" if word.isascii() else "") for word, _ in _SPEAKER_WORDS))
+_MAX_LABEL_CHARS = 64    # a label, with its id or name; longer is no label
 # What may follow the word: an id ("Agent 007", 坐席1号), a note in brackets, a short name
 # (客服小王, "Customer Zhang"); more than that is a sentence, not a label.
 _ASCII_REST = re.compile(
@@ -69,14 +95,30 @@ _CJK_REST = re.compile(
 
 
 def speaker_role(label: str) -> str | None:
-    """"agent" or "customer" for a speaker label or voice name, None when it is not obvious."""
+    """"agent" or "customer" for a speaker label or voice name, None when it is not obvious.
+
+    The longest word the label starts with decides (an English word only where the next
+    character is no letter): "Customer Care" is the agent's desk, not a customer called Care,
+    and "Caller ID" is nobody."""
+    label = label.strip()
+    if len(label) > _MAX_LABEL_CHARS:
+        return None
     text = unicodedata.normalize("NFKC", label).casefold().strip()
-    for word, role in _SPEAKER_WORDS:
-        if text.startswith(word):
-            rest_pattern = _ASCII_REST if word.isascii() else _CJK_REST
-            if rest_pattern.fullmatch(text[len(word):]):
-                return role
-    return None
+    m = _WORD_AT_START.match(text)
+    if m is None:
+        return None
+    word, rest = m.group(), text[m.end():]
+    rest_pattern = _ASCII_REST if word.isascii() else _CJK_REST
+    return _ROLE_OF[word] if rest_pattern.fullmatch(rest) else None
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for a reason, cut to 40 characters."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def _unknown_speaker(where: str, label: str) -> InvalidTranscript:
+    return InvalidTranscript(f"{where}: unknown speaker {_shown(label)}")
 
 
 # ---- metadata -------------------------------------------------------------------------------
@@ -108,14 +150,14 @@ def _started_at(value: object) -> datetime | None:
     text = value.strip()
     if not text:
         return None
-    shown = text if len(text) <= 40 else text[:40] + "..."
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidTranscript(f"started_at is not an ISO 8601 date-time: {shown!r}") from None
+        raise InvalidTranscript(
+            f"started_at is not an ISO 8601 date-time: {_shown(text)}") from None
     if moment.utcoffset() is None:
         raise InvalidTranscript(
-            f"started_at has no UTC offset: {shown!r} (e.g. 2026-11-28T10:00:00+08:00)")
+            f"started_at has no UTC offset: {_shown(text)} (e.g. 2026-11-28T10:00:00+08:00)")
     return moment
 
 
@@ -128,13 +170,25 @@ def _meta_value(key: str, value: object) -> Any:
         value = str(value)     # a numeric call id or phone number
     if not isinstance(value, str):
         raise InvalidTranscript(f"{key} must be a string")
-    return value.strip() or None
+    value = value.strip()
+    if len(value) > MAX_META_CHARS[key]:
+        raise InvalidTranscript(f"{key} longer than {MAX_META_CHARS[key]} characters")
+    return value or None
+
+
+def _check_turn(text: str, where: str, what: str = "turn") -> str:
+    if len(text) > MAX_TURN_CHARS:
+        raise InvalidTranscript(
+            f"{where}: {what} too long: {len(text)} characters > {MAX_TURN_CHARS}")
+    return text
 
 
 def _transcript(fmt: str, turns: list[Turn], meta: dict[str, Any], none_reason: str
                 ) -> Transcript:
     if not turns:
         raise InvalidTranscript(none_reason)
+    if len(turns) > MAX_TURNS:
+        raise InvalidTranscript(f"too many turns: {len(turns)} > {MAX_TURNS}")
     return Transcript(format=fmt, turns=tuple(turns), **meta)
 
 
@@ -152,13 +206,19 @@ def _clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _join(head: str, tail: str) -> str:
-    """Two pieces of one utterance: a space between words, none between CJK characters."""
-    if not head or not tail:
-        return head or tail
-    if head[-1].isascii() or tail[0].isascii():
-        return f"{head} {tail}"
-    return head + tail
+def _join(pieces: Iterable[str]) -> str:
+    """Pieces of one utterance as one text, built once: a space between words, none between
+    CJK characters; empty pieces are skipped."""
+    parts: list[str] = []
+    last = ""
+    for piece in pieces:
+        if not piece:
+            continue
+        if last and (last[-1].isascii() or piece[0].isascii()):
+            parts.append(" ")
+        parts.append(piece)
+        last = piece
+    return "".join(parts)
 
 
 def _seconds(stamp: str) -> float:
@@ -259,7 +319,13 @@ def _json_seconds(turn: dict[str, Any], key: str, where: str) -> float | None:
         return _seconds(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise InvalidTranscript(f"{where}: {key} must be a number of seconds")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:      # an integer of hundreds of digits
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise InvalidTranscript(f"{where}: {key} must be a number of seconds")
+    return seconds
 
 
 def _json_turn(raw: object, where: str) -> Turn | None:
@@ -270,13 +336,14 @@ def _json_turn(raw: object, where: str) -> Turn | None:
         raise InvalidTranscript(f"{where}: speaker is missing")
     role = speaker_role(label)
     if role is None:
-        raise InvalidTranscript(f"{where}: unknown speaker {label!r}")
+        raise _unknown_speaker(where, label)
     text = raw.get("text")
     if text is not None and not isinstance(text, str):
         raise InvalidTranscript(f"{where}: text must be a string")
     text = _clean(_CONTROL.sub("", text or ""))
     if not text:
         return None     # a silence or a dropped segment
+    _check_turn(text, where, "text")
     start = _json_seconds(raw, "start", where)
     end = _json_seconds(raw, "end", where)
     if start is not None and end is not None and end < start:
@@ -290,6 +357,10 @@ def _parse_json(text: str) -> Transcript:
     except json.JSONDecodeError as exc:
         raise InvalidTranscript(
             f"broken JSON at line {exc.lineno}: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise InvalidTranscript("broken JSON: nested too deeply") from None
+    except ValueError:      # the only other: an integer over Python's 4300 digits
+        raise InvalidTranscript("broken JSON: a number has too many digits") from None
     if not isinstance(data, dict):
         raise InvalidTranscript("not a transcript: the JSON is not an object with \"turns\"")
     raw_turns = data.get("turns")
@@ -322,6 +393,8 @@ class _Open:
     text: str
     start: float | None
     end: float | None
+    line_no: int = 0
+    more: list[str] = field(default_factory=list)   # continuation lines, joined once at the end
 
 
 def _labelled(line: str, line_no: int) -> tuple[_Open | None, str | None]:
@@ -329,25 +402,26 @@ def _labelled(line: str, line_no: int) -> tuple[_Open | None, str | None]:
     m = _LABELLED.fullmatch(line)
     if m is None:
         return None, None
-    label = m.group("label").strip()
-    stamp = m.group("pre") or m.group("post")
-    role = speaker_role(label)
-    has_colon = m.group("colon") is not None
-    if role is None:
-        looks_like_label = has_colon and len(label) <= 16 and not _SENTENCE.search(label)
-        if looks_like_label and stamp:
-            raise InvalidTranscript(f"line {line_no}: unknown speaker {label!r}")
-        return None, label if looks_like_label else None
+    label, pre, post, colon = m.group("label", "pre", "post", "colon")
+    label = label.strip()
+    stamp = pre or post
+    has_colon = colon is not None
     if not has_colon and not stamp and unicodedata.normalize("NFKC", label).casefold() not in (
             _WORDS):
         return None, None   # "客户说他..." is a sentence, not a label alone on its line
+    role = speaker_role(label)
+    if role is None:
+        looks_like_label = has_colon and len(label) <= 16 and not _SENTENCE.search(label)
+        if looks_like_label and stamp:
+            raise _unknown_speaker(f"line {line_no}", label)
+        return None, label if looks_like_label else None
     text = m.group("text") or ""
     if stamp is None and (lead := _LEADING_STAMP.match(text)):
         stamp, text = lead.group(0), text[lead.end():]
     start, end = _span(stamp)
     if start is not None and end is not None and end < start:
         raise InvalidTranscript(f"line {line_no}: ends before it starts")
-    return _Open(role, _clean(text), start, end), None
+    return _Open(role, _clean(text), start, end, line_no), None
 
 
 def _parse_text(text: str) -> Transcript:
@@ -358,7 +432,7 @@ def _parse_text(text: str) -> Transcript:
         line = _clean(raw)
         if not line:
             continue
-        if _CUE_TIMING_LINE.fullmatch(line):
+        if "-->" in line and _CUE_TIMING_LINE.fullmatch(line):
             raise InvalidTranscript(
                 f"unknown format: subtitle cue timings at line {line_no} without a WEBVTT header")
         if not turns and (m := _META_LINE.fullmatch(line)) and (key := _meta_key(m["key"])):
@@ -371,13 +445,18 @@ def _parse_text(text: str) -> Transcript:
         if opened is not None:
             turns.append(opened)
         elif turns:
-            turns[-1].text = _join(turns[-1].text, line)
+            turns[-1].more.append(line)
         elif unknown is None:
             unknown = label
     reason = "not a transcript: no speaker-labelled turns"
     if unknown:
-        reason += f" (unknown speaker {unknown!r})"
-    done = [Turn(t.speaker, t.text, t.start, t.end) for t in turns if t.text]
+        reason += f" (unknown speaker {_shown(unknown)})"
+    done = []
+    for t in turns:
+        said = _join([t.text, *t.more]) if t.more else t.text
+        if said:
+            _check_turn(said, f"line {t.line_no}")
+            done.append(Turn(t.speaker, said, t.start, t.end))
     if turns and not done:
         reason = "not a transcript: no turn has any text"
     return _transcript("text", done, meta, reason)
@@ -385,9 +464,10 @@ def _parse_text(text: str) -> Transcript:
 
 # ---- WebVTT ---------------------------------------------------------------------------------
 
-_VTT_TS = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+_VTT_TS = r"(?:\d{1,4}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"   # hours: a call, not an epoch
 _TIMING = re.compile(rf"\s*(?P<a>{_VTT_TS})\s*-->\s*(?P<b>{_VTT_TS})(?:\s+.*)?")
-_VOICE = re.compile(r"<v(?:\.[^\s>]*)?(?:[ \t]+(?P<name>[^>]*))?>")
+# Possessive and stopping at "<", so an unclosed "<v ..." is not scanned again and again.
+_VOICE = re.compile(r"<v(?:\.[^\s<>]*+)?(?:[ \t]++(?P<name>[^<>]*+))?>")
 _TAG = re.compile(r"<[^<>]*>")
 
 
@@ -406,10 +486,7 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 
 
 def _cue_text(raw: str) -> str:
-    text = ""
-    for line in html.unescape(_TAG.sub("", raw)).splitlines():
-        text = _join(text, _clean(line))
-    return text
+    return _join(_clean(line) for line in html.unescape(_TAG.sub("", raw)).splitlines())
 
 
 def _cue_turns(payload: list[str], line_no: int, start: float, end: float,
@@ -430,7 +507,7 @@ def _cue_turns(payload: list[str], line_no: int, start: float, end: float,
         if voice is not None:
             role = speaker_role(voice)
             if role is None:
-                raise InvalidTranscript(f"line {line_no}: unknown speaker {voice!r}")
+                raise _unknown_speaker(f"line {line_no}", voice)
         else:
             opened, _ = _labelled(text, line_no)
             if opened is not None:      # "客户：..." written in the cue instead of <v>
@@ -440,7 +517,7 @@ def _cue_turns(payload: list[str], line_no: int, start: float, end: float,
             else:
                 raise InvalidTranscript(f"line {line_no}: cue has no speaker (<v Name>)")
         if text:
-            turns.append(Turn(role, text, start, end))
+            turns.append(Turn(role, _check_turn(text, f"line {line_no}"), start, end))
             previous = role
     return turns
 
@@ -477,6 +554,9 @@ def _parse_vtt(text: str) -> Transcript:
 _JSON_ARRAY = re.compile(r"\[\s*[{\]\"]")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_transcript(data: bytes | str, *, max_bytes: int = MAX_TRANSCRIPT_BYTES
                      ) -> Transcript:
     """The transcript in `data` (JSON, WebVTT or speaker-labelled text, told by content);
@@ -484,12 +564,21 @@ def parse_transcript(data: bytes | str, *, max_bytes: int = MAX_TRANSCRIPT_BYTES
     text = _text_of(data, max_bytes)
     body = text.lstrip()
     if body.startswith("{") or _JSON_ARRAY.match(body):
-        return _parse_json(body)
+        return _storable(_parse_json(body))
     if re.match(r"WEBVTT(?:[ \t\r\n]|$)", body):
         return _parse_vtt(body)
     if body.startswith("<"):
         raise InvalidTranscript("unknown format: markup (XML or HTML), not a transcript")
     return _parse_text(text)
+
+
+def _storable(t: Transcript) -> Transcript:
+    """JSON escapes can make lone surrogates ("\\ud800"), which no store can encode."""
+    for value in (t.call_id, t.caller, t.agent_id, t.language,
+                  *(turn.text for turn in t.turns)):
+        if value and _SURROGATE.search(value):
+            raise InvalidTranscript("broken JSON: text with an unpaired surrogate escape")
+    return t
 
 
 def _hash_text(text: str) -> str:
@@ -500,14 +589,14 @@ def content_hash(t: Transcript) -> str:
     """sha256 (hex) of who said what, for dedup without a call id. Timings, metadata,
     whitespace, case and how the file split a speaker's words into turns do not count, so
     one call exported twice, in any of the formats, hashes the same."""
-    merged: list[list[str]] = []
+    merged: list[tuple[str, list[str]]] = []
     for turn in t.turns:
         text = _hash_text(turn.text)
         if merged and merged[-1][0] == turn.speaker:
-            merged[-1][1] += text
+            merged[-1][1].append(text)
         else:
-            merged.append([turn.speaker, text])
+            merged.append((turn.speaker, [text]))
     digest = hashlib.sha256()
-    for speaker, text in merged:
-        digest.update(f"{speaker}\x1f{text}\x1e".encode())
+    for speaker, texts in merged:
+        digest.update(f"{speaker}\x1f{''.join(texts)}\x1e".encode())
     return digest.hexdigest()

@@ -22,6 +22,7 @@ from channels.hotline import (
     parse_transcript,
     speaker_role,
 )
+from channels.hotline.parse import MAX_META_CHARS, MAX_TURN_CHARS, MAX_TURNS
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "hotline"
@@ -50,6 +51,33 @@ def pairs(t: Transcript) -> list[tuple[str, str]]:
 ])
 def test_agent_labels(label: str) -> None:
     assert speaker_role(label) == "agent"
+
+
+@pytest.mark.parametrize("label", [
+    "Customer Care", "Customer Support", "Customer Services", "Customer Service(s)",
+    "Customer Centre", "Customer Center", "Customer Team", "customer care agent",
+    "Customer Support Team", "Customer Care (Li)", "Customer Services 3", "Client Services",
+    "Client Care", "Client Support", "User Support", "User Services", "user service",
+    "客户服务", "客服中心", "用户服务", "客户服务中心", "客户服务部", "用户服务中心", "客户支持",
+])
+def test_the_customers_desk_is_the_agent(label: str) -> None:
+    assert speaker_role(label) == "agent"
+
+
+@pytest.mark.parametrize(("label", "role"), [
+    ("Caller ID", None), ("caller id", None), ("Caller Number", None),
+    ("Customer Service's", None),        # not a customer called "Service's"
+    ("Customer Care team lead", None),
+    ("Customer Carey", "customer"), ("Caller Idris", "customer"), ("User Teams", "customer"),
+    ("Customer Servicing", "customer"), ("客户张先生", "customer"), ("用户", "customer"),
+])
+def test_a_speaker_word_only_counts_whole(label: str, role: str | None) -> None:
+    assert speaker_role(label) == role
+
+
+def test_a_long_label_is_no_label() -> None:
+    assert speaker_role("Agent " + "x" * 100) is None
+    assert speaker_role("客户" + " " * 100_000 + "!") is None
 
 
 @pytest.mark.parametrize("label", [
@@ -176,9 +204,35 @@ def test_json_broken(data: str, expected: str) -> None:
      "call_id must be a string"),
     ('{"caller": {"n": 1}, "turns": [{"speaker": "agent", "text": "x"}]}',
      "caller must be a string"),
+    ('{"turns": [{"speaker": "Caller ID", "text": "x"}]}', "turn 1: unknown speaker 'Caller ID'"),
+    ('{"turns": [{"speaker": "agent", "text": "x", "start": NaN}]}',
+     "turn 1: start must be a number of seconds"),
+    ('{"turns": [{"speaker": "agent", "text": "x", "end": Infinity}]}',
+     "turn 1: end must be a number of seconds"),
+    ('{"turns": [{"speaker": "agent", "text": "x", "start": 1e999}]}',
+     "turn 1: start must be a number of seconds"),
+    ('{"turns": [{"speaker": "agent", "text": "x", "start": 1' + "0" * 400 + "}]}",
+     "turn 1: start must be a number of seconds"),
+    ('{"call_id": ' + "1" * 5000 + ', "turns": [{"speaker": "agent", "text": "x"}]}',
+     "broken JSON: a number has too many digits"),
 ])
 def test_json_rejections(data: str, expected: str) -> None:
     assert reason(data) == expected
+
+
+@pytest.mark.parametrize("data", [
+    '{"turns": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"turns": [{"speaker": "agent", "text": "x"}], "extra": ' + '{"a": ' * 100_000 + "1"
+    + "}" * 100_000 + "}",
+    '{"turns": ' + "[" * 100_000,       # and never closed
+])
+def test_json_nested_too_deeply(data: str) -> None:
+    assert reason(data) == "broken JSON: nested too deeply"
+
+
+def test_json_nesting_a_real_file_might_have_is_fine() -> None:
+    deep = '{"turns": [{"speaker": "agent", "text": "x", "extra": ' + "[" * 200 + "]" * 200 + "}]}"
+    assert pairs(parse_transcript(deep)) == [("agent", "x")]
 
 
 def _with_started_at(value: object) -> str:
@@ -277,6 +331,11 @@ def test_text_bad_started_at_header() -> None:
     ("坐席(工号8012)：您好", "agent", "您好"),
     ("客服小王：您好", "agent", "您好"),
     ("Customer Service: Hello", "agent", "Hello"),
+    ("Customer Care: Hello", "agent", "Hello"),
+    ("Client Services: Hello", "agent", "Hello"),
+    ("User Support: Hello", "agent", "Hello"),
+    ("客户服务：您好", "agent", "您好"),
+    ("用户服务：您好", "agent", "您好"),
     ("客户：卡号是：6222 0000", "customer", "卡号是：6222 0000"),
 ])
 def test_text_label_variants(line: str, speaker: str, text: str) -> None:
@@ -355,6 +414,7 @@ def test_text_label_without_text_is_skipped() -> None:
     ("说话人1：你好\n说话人2：喂\n",
      "not a transcript: no speaker-labelled turns (unknown speaker '说话人1')"),
     ("A: hello\nB: hi\n", "not a transcript: no speaker-labelled turns (unknown speaker 'A')"),
+    ("[00:00:01] Caller ID: 13800138000\n", "line 1: unknown speaker 'Caller ID'"),
     ("call_id: 1\ncaller: 13800138000\n", "not a transcript: no speaker-labelled turns"),
     ("坐席：\n客户：\n", "not a transcript: no turn has any text"),
     ("坐席：您好\n[00:00:05] Speaker 2：你好\n", "line 2: unknown speaker 'Speaker 2'"),
@@ -411,6 +471,8 @@ def test_vtt_full() -> None:
     ("<v 客户>", "customer"), ("<v Customer>", "customer"), ("<v Agent 007>", "agent"),
     ("<v.loud 客户>", "customer"), ("<v.first.loud Agent>", "agent"), ("<v  坐席 >", "agent"),
     ("<v Caller>", "customer"), ("<v 客服专员>", "agent"), ("<v Representative>", "agent"),
+    ("<v Customer Support>", "agent"), ("<v Customer Care Agent>", "agent"),
+    ("<v 客户服务>", "agent"),
 ])
 def test_vtt_voices(voice: str, speaker: str) -> None:
     t = parse_transcript(f"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n{voice}你好\n")
@@ -475,6 +537,10 @@ def test_vtt_crlf() -> None:
     ("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent></v>\n", "not a transcript: no cue has any text"),
     ("WEBVTT\n\nNOTE\nstarted_at: 2026-11-28 10:00\n\n00:01.000 --> 00:02.000\n<v Agent>hi\n",
      "started_at has no UTC offset: '2026-11-28 10:00' (e.g. 2026-11-28T10:00:00+08:00)"),
+    ("WEBVTT\n\n" + "1" * 5000 + ":00:01.000 --> 00:00:02.000\n<v Agent>hi\n",
+     "line 3: malformed cue, expected 'start --> end'"),
+    ("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Caller ID>hi\n",
+     "line 4: unknown speaker 'Caller ID'"),
 ])
 def test_vtt_rejections(data: str, expected: str) -> None:
     assert reason(data) == expected
@@ -484,6 +550,137 @@ def test_webvtt_must_be_the_whole_first_word() -> None:
     # "WEBVTTX" is no header: the file is read as text and has no labels
     assert reason("WEBVTTX\n\n00:01.000 --> 00:02.000\n<v Agent>hi\n").startswith(
         "unknown format: subtitle cue timings")
+
+
+# ---- unknown speakers are echoed cut short --------------------------------------------------
+
+LONG_LABEL = "Bob" * 40_000     # 120 KB
+
+
+@pytest.mark.parametrize(("data", "where"), [
+    (json.dumps({"turns": [{"speaker": LONG_LABEL, "text": "x"}]}), "turn 1"),
+    (f"WEBVTT\n\n00:01.000 --> 00:02.000\n<v {LONG_LABEL}>hi\n", "line 4"),
+])
+def test_unknown_speaker_is_cut_to_40_characters(data: str, where: str) -> None:
+    assert reason(data) == f"{where}: unknown speaker {LONG_LABEL[:40] + '...'!r}"
+
+
+def test_unknown_speaker_of_40_characters_is_shown_whole() -> None:
+    label = "x" * 40
+    assert reason(json.dumps({"turns": [{"speaker": label, "text": "y"}]})) == (
+        f"turn 1: unknown speaker '{label}'")
+    assert reason(json.dumps({"turns": [{"speaker": label + "z", "text": "y"}]})) == (
+        f"turn 1: unknown speaker '{label}...'")
+
+
+# ---- limits ---------------------------------------------------------------------------------
+
+def test_limits() -> None:
+    assert (MAX_TURNS, MAX_TURN_CHARS) == (5000, 20000)
+    assert MAX_META_CHARS == {"call_id": 128, "agent_id": 64, "caller": 32, "language": 16}
+
+
+def _json_turns(n: int, text: str = "x") -> str:
+    return json.dumps({"turns": [{"speaker": "customer", "text": text}] * n})
+
+
+def test_too_many_turns() -> None:
+    assert len(parse_transcript(_json_turns(5000)).turns) == 5000
+    assert reason(_json_turns(5001)) == "too many turns: 5001 > 5000"
+    assert reason("客户：a\n" * 5001) == "too many turns: 5001 > 5000"
+    assert reason("WEBVTT\n\n" + "00:01.000 --> 00:02.000\n<v 客户>a\n\n" * 5001) == (
+        "too many turns: 5001 > 5000")
+
+
+def test_turns_without_text_do_not_count() -> None:
+    data = json.dumps({"turns": [{"speaker": "agent", "text": ""}]
+                       + [{"speaker": "customer", "text": "x"}] * 5000})
+    assert len(parse_transcript(data).turns) == 5000
+    assert len(parse_transcript("客户：\n" + "客户：a\n" * 5000).turns) == 5000
+
+
+def test_turn_too_long() -> None:
+    assert len(parse_transcript(_json_turns(1, "x" * 20000)).turns[0].text) == 20000
+    assert reason(_json_turns(2, "x" * 20001)) == (
+        "turn 1: text too long: 20001 characters > 20000")
+    assert len(parse_transcript("客户：" + "a" * 20000).turns[0].text) == 20000
+    # continuation lines count with the spaces that join them: 4 lines of 5000 and 3 spaces
+    assert reason("坐席：您好\n客户：" + "a" * 5000 + ("\n" + "a" * 5000) * 3) == (
+        "line 2: turn too long: 20003 characters > 20000")
+    cjk = "客户：" + "我" * 5000 + ("\n" + "我" * 5000) * 3     # no spaces between CJK lines
+    assert len(parse_transcript(cjk).turns[0].text) == 20000
+    assert reason("WEBVTT\n\n00:01.000 --> 00:02.000\n<v Agent>hi\n\n"
+                  "00:02.000 --> 00:03.000\n<v 客户>" + "我" * 20001 + "\n") == (
+        "line 7: turn too long: 20001 characters > 20000")
+
+
+@pytest.mark.parametrize(("key", "limit"), sorted(MAX_META_CHARS.items()))
+def test_metadata_longer_than_its_column(key: str, limit: int) -> None:
+    def with_meta(value: object) -> str:
+        return json.dumps({key: value, "turns": [{"speaker": "agent", "text": "x"}]})
+
+    assert getattr(parse_transcript(with_meta("9" * limit)), key) == "9" * limit
+    assert getattr(parse_transcript(with_meta(f"  {'9' * limit}  ")), key) == "9" * limit
+    assert reason(with_meta("9" * (limit + 1))) == f"{key} longer than {limit} characters"
+    assert reason(with_meta(int("9" * (limit + 1)))) == f"{key} longer than {limit} characters"
+    assert reason(f"WEBVTT\n\nNOTE\n{key}: {'9' * (limit + 1)}\n\n"
+                  "00:01.000 --> 00:02.000\n<v Agent>hi\n") == (
+        f"{key} longer than {limit} characters")
+
+
+def test_text_header_longer_than_its_column() -> None:
+    assert reason(f"call_id: {'x' * 129}\n坐席：您好\n") == "call_id longer than 128 characters"
+    assert reason(f"language: {'x' * 17}\n坐席：您好\n") == "language longer than 16 characters"
+    assert parse_transcript(f"agent_id: {'x' * 64}\n坐席：您好\n").agent_id == "x" * 64
+
+
+# ---- time: every path is linear -------------------------------------------------------------
+
+def _long_text(size: int) -> str:
+    """One labelled line, then unlabelled continuation lines: one turn as long as the file."""
+    head, line = "客户：我的卡被盗刷了\n", "charged\n"
+    return head + line * ((size - len(head.encode())) // len(line))
+
+
+def _long_cue(size: int) -> str:
+    head, line = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Customer>first\n", "charged\n"
+    return head + line * ((size - len(head)) // len(line))
+
+
+def _many_turns(size: int) -> str:
+    """JSON of 104 bytes a turn: 20,000 turns in 2 MB."""
+    turn = {"speaker": "customer", "text": "x" * 40, "start": 1.5, "end": 2.25}
+    assert len(json.dumps(turn) + ", ") == 104
+    return json.dumps({"call_id": "HL-1", "turns": [turn] * (size * 20_000 // TWO_MB)})
+
+
+TWO_MB = MAX_TRANSCRIPT_BYTES
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (_long_text(TWO_MB), "line 1: turn too long: "),
+    (_long_cue(TWO_MB), "line 4: turn too long: "),
+    (_many_turns(TWO_MB), "too many turns: 20000 > 5000"),
+    # an unclosed <v scanned to the end for each "<v", a voice of a million blanks, a speaker
+    # label of a million blanks: each took hours before
+    ("WEBVTT\n\n00:01.000 --> 00:02.000\n" + "<v a" * (TWO_MB // 4 - 10),
+     "line 4: cue has no speaker (<v Name>)"),
+    ("WEBVTT\n\n00:01.000 --> 00:02.000\n<v" + " " * (TWO_MB - 50) + "x",
+     "line 4: cue has no speaker (<v Name>)"),
+    (json.dumps({"turns": [{"speaker": "客户" + " " * (TWO_MB - 100) + "!", "text": "x"}]}),
+     "turn 1: unknown speaker '客户"),
+    ('{"turns": ' + "[" * (TWO_MB // 2 - 10) + "]" * (TWO_MB // 2 - 10) + "}",
+     "broken JSON: nested too deeply"),
+])
+def test_adversarial_2_mb_files_are_refused_with_a_reason(data: str, expected: str) -> None:
+    # How long they take is measured by `python -m bench.hotline` (0.1-0.4 s each).
+    assert len(data.encode()) <= MAX_TRANSCRIPT_BYTES
+    assert reason(data).startswith(expected)
+
+
+def test_content_hash_of_many_turns_of_one_speaker_is_that_of_their_words() -> None:
+    t = Transcript("json", (Turn("customer", "x" * 400),) * 5000)
+    assert content_hash(t) == content_hash(Transcript("json", (Turn("customer", "x" * 2_000_000),)))
 
 
 # ---- decoding and size ----------------------------------------------------------------------
@@ -701,3 +898,10 @@ def test_corpus_phone_falls_back_to_the_caller() -> None:
 ])
 def test_bad_files(name: str, expected: str) -> None:
     assert reason((BAD / name).read_bytes()) == expected
+
+
+def test_an_unpaired_surrogate_escape_is_refused_but_a_pair_is_read() -> None:
+    bad = '{"turns": [{"speaker": "customer", "text": "bad \\ud800 text"}]}'
+    assert reason(bad) == "broken JSON: text with an unpaired surrogate escape"
+    good = '{"turns": [{"speaker": "customer", "text": "ok \\ud83d\\ude00"}]}'
+    assert parse_transcript(good).turns[0].text == "ok 😀"
