@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .models import Message, OutboxItem
 
@@ -55,6 +55,11 @@ def take_for_response(session: Session, item_ids: tuple[int, ...],
         return False
     if all(i.status == "delivered" and i.via == "response" for i in items):
         return True
+    earlier = session.scalar(select(func.count()).select_from(OutboxItem).where(
+        OutboxItem.conversation_id == items[0].conversation_id,
+        OutboxItem.status == "pending", OutboxItem.id < min(item_ids)))
+    if earlier:  # an older reply is still on its way: this one must not overtake it
+        return False
     if not all(i.status == "pending" and i.via == "held" and i.next_attempt_at > now
                for i in items):
         return False
@@ -82,9 +87,18 @@ def release(session: Session, item_ids: tuple[int, ...], now: datetime, *,
 
 def claim_due(session: Session, now: datetime, limit: int = 50,
               channels: tuple[str, ...] | None = None) -> list[OutboxItem]:
-    """Take due rows for sending: leased, so another worker skips them meanwhile."""
+    """Take due rows for sending: leased, so another worker skips them meanwhile.
+
+    A row waits while an earlier reply to the same recipient is still pending but not due
+    (backing off, leased, or held for a response): a customer reads replies in order.
+    """
+    earlier = aliased(OutboxItem)
+    blocked = (select(earlier.id).where(
+        earlier.channel == OutboxItem.channel, earlier.recipient == OutboxItem.recipient,
+        earlier.status == "pending", earlier.id < OutboxItem.id,
+        earlier.next_attempt_at > now).exists())
     query = (select(OutboxItem).where(OutboxItem.status == "pending",
-                                      OutboxItem.next_attempt_at <= now)
+                                      OutboxItem.next_attempt_at <= now, ~blocked)
              .order_by(OutboxItem.id).limit(limit))
     if channels is not None:
         query = query.where(OutboxItem.channel.in_(channels))

@@ -317,6 +317,26 @@ def test_another_users_msgid_never_returns_their_replies(fake, tmp_path):
         assert count(live, Message, Message.direction == "in") == 2  # theirs is kept too
 
 
+def test_a_passive_reply_never_overtakes_an_earlier_reply_still_queued(fake, tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Service(settings_for(fake, url, wechat_reply_seconds=0.5)) as live:
+        chat = WeChat(live)
+        assert chat.event("subscribe") is not None
+        fake.set_down(True)  # the customer-service API is unreachable for now
+        held = threading.Event()
+        blocker = threading.Thread(target=_hold_the_conversation, args=(url, 1.5, held))
+        blocker.start()
+        assert held.wait(10)
+        assert chat.say(OPENING) is None  # too slow: `success`, the reply is queued
+        blocker.join()
+        time.sleep(0.5)
+        # The next answer is ready at once, but the summary before it is still queued.
+        assert chat.say("确认") is None
+        fake.set_down(False)
+        sent = fake.wait_for_sent(2, timeout=30)
+        assert "张伟" in sent[0].content and NUMBER.search(sent[1].content)
+
+
 def test_a_bad_signature_is_refused_and_nothing_stored(fake, tmp_path):
     with Service(settings_for(fake, f"sqlite:///{tmp_path / 'db'}")) as live:
         url = f"{live.url}/channels/wechat"
