@@ -909,3 +909,13 @@ def _long_call(turns: int) -> list[tuple[str, str]]:
             call.append((A, rng.choice(_PROMPTS)))
         call.append((C, "，".join(rng.sample(_CLAUSES, rng.randint(1, 3))) + "。"))
     return call
+
+
+def test_a_question_asking_for_the_name_is_no_read_back_of_one() -> None:
+    asked = [(A, "Hello, how can I help?"),
+             (C, "Your app charged me a 35 yuan fee yesterday for a free transfer."),
+             (A, "Could I take your name?")]
+    assert read_call([*asked, (C, "Yes, Tom Baker.")], NOW).case["name"] == "Tom Baker"
+    unnamed = read_call([*asked, (C, "Yes that is right")], NOW)
+    assert unnamed.case["name"] is None and "name" not in unnamed.confirmed
+    assert "name" in unnamed.case["missing"]

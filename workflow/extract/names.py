@@ -198,7 +198,8 @@ _EN_STOP = frozenset(
     anonymous private secret refuse won't wont tell you me is are was be want need to of for
     not_given n/a na nope unknown name number phone card account credit debit loan help human
     agent operator person staff manager complaint hotline service services support refund
-    money hey thx asap cancel stop quit later wait hmm""".split()
+    money hey thx asap cancel stop quit later wait hmm could can would shall should might
+    must do does did have has had am were whose which whom let""".split()
 )
 
 
