@@ -7,6 +7,7 @@ store; what they must remember they keep through a `ChannelMemory` they are give
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -59,6 +60,10 @@ class InvalidPayload(ValueError):
         self.detail = detail
 
 
+class BadSignature(Exception):
+    """The request is not from the channel (or not for this account): answer 403."""
+
+
 class DeliveryError(Exception):
     """A send failed. `permanent` means retrying cannot help; `retry_after` is in seconds."""
 
@@ -90,3 +95,43 @@ class ChannelMemory(Protocol):
     def lock(self, key: str) -> AbstractContextManager[None]:
         """Held by one worker at a time, across processes where the store allows."""
         ...
+
+
+_SENTENCE_ENDS = "。！？；!?;"
+
+
+def split_within(text: str, limit: int, cost: Callable[[str], int]) -> list[str]:
+    """`text` in parts whose characters cost at most `limit` together, `cost` being the
+    channel's measure of one character (UTF-16 units, UTF-8 bytes). Broken at the last line
+    break in the window, else after the last sentence end, else at the last space, else hard
+    (never inside a character). Parts are stripped; empty parts are dropped."""
+    parts: list[str] = []
+    rest = text.strip()
+    while rest:
+        cut = _prefix_within(rest, limit, cost)
+        if cut < len(rest):
+            window = rest[:cut]
+            floor = cut // 2    # do not break so early that parts become tiny
+            brk = window.rfind("\n")
+            if brk < floor:
+                brk = max(window.rfind(c) for c in _SENTENCE_ENDS)
+                brk = brk + 1 if brk >= floor else -1
+            if brk < floor:
+                brk = window.rfind(" ")
+            if brk >= floor and brk > 0:
+                cut = brk
+        part = rest[:cut].strip()
+        if part:
+            parts.append(part)
+        rest = rest[cut:].strip()
+    return parts
+
+
+def _prefix_within(text: str, limit: int, cost: Callable[[str], int]) -> int:
+    """How many characters of `text` fit in `limit` (at least one, so a split always moves)."""
+    used = 0
+    for i, char in enumerate(text):
+        used += cost(char)
+        if used > limit:
+            return max(1, i)
+    return len(text)

@@ -22,7 +22,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from channels.base import DeliveryError, Outbound, QuickReply
+from channels.base import DeliveryError, Outbound, QuickReply, split_within
 
 from .parse import ALLOWED_UPDATES, CHANNEL
 from .ratelimit import RateLimiter
@@ -33,50 +33,15 @@ MAX_MESSAGE = 4096          # Telegram's limit per message (counted here in UTF-
 MAX_CALLBACK_DATA = 64      # bytes of callback_data
 BUTTONS_PER_ROW = 2
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_SENTENCE_ENDS = "。！？；!?;"
 
 
-def _units(text: str) -> int:
-    """Length in UTF-16 code units, as Telegram counts."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """The number of characters of `text` that fit in `limit` UTF-16 code units."""
-    if len(text) * 2 <= limit:
-        return len(text)
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > limit:
-            return i
-    return len(text)
+def _utf16_units(char: str) -> int:
+    return 2 if ord(char) > 0xFFFF else 1
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """`text` in parts of at most `limit` UTF-16 code units, broken at the last line break
-    in the window, else after the last sentence end, else at the last space, else hard (never
-    inside a character). Parts are stripped; empty parts are dropped."""
-    parts: list[str] = []
-    rest = text.strip()
-    while rest:
-        cut = _prefix_within(rest, limit)
-        if cut < len(rest):
-            window = rest[:cut]
-            floor = cut // 2    # do not break so early that parts become tiny
-            brk = window.rfind("\n")
-            if brk < floor:
-                brk = max(window.rfind(c) for c in _SENTENCE_ENDS)
-                brk = brk + 1 if brk >= floor else -1
-            if brk < floor:
-                brk = window.rfind(" ")
-            if brk >= floor and brk > 0:
-                cut = brk
-        part = rest[:cut].strip()
-        if part:
-            parts.append(part)
-        rest = rest[cut:].strip()
-    return parts
+    """`text` in messages of at most `limit` UTF-16 code units (Telegram's measure)."""
+    return split_within(text, limit, _utf16_units)
 
 
 def callback_data(reply: QuickReply) -> str:

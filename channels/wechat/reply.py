@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from wechatpy.replies import TextReply
 
-from channels.base import Outbound, QuickReply
+from channels.base import Outbound, QuickReply, split_within
 
 # WeChat cuts a text message at 2048 bytes; stay under it.
 TEXT_LIMIT_BYTES = 2000
@@ -35,21 +35,12 @@ def fits(text: str) -> bool:
 
 
 def split(text: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
-    """Cut a long text into messages under the limit, at paragraph or line ends if possible."""
-    parts: list[str] = []
-    rest = text
-    while len(rest.encode("utf-8")) > limit:
-        cut = _prefix_chars(rest, limit)
-        for sep in ("\n\n", "\n", "。", ". ", "，", " "):
-            at = rest.rfind(sep, 0, cut)
-            if at > cut // 2:
-                cut = at + len(sep)
-                break
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
+    """A long text in messages under WeChat's limit (UTF-8 bytes)."""
+    return split_within(text, limit, _utf8_bytes)
+
+
+def _utf8_bytes(char: str) -> int:
+    return len(char.encode("utf-8"))
 
 
 def passive_reply(text: str, *, to_user: str, from_user: str, create_time: int) -> str:
@@ -65,13 +56,3 @@ def _links(quick: Iterable[QuickReply]) -> str:
         links.append(f'<a href="weixin://bizmsgmenu?msgmenucontent={content}'
                      f'&msgmenuid={number}">{html.escape(q.label)}</a>')
     return "  ".join(links)
-
-
-def _prefix_chars(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-8 bytes."""
-    size = 0
-    for index, char in enumerate(text):
-        size += len(char.encode("utf-8"))
-        if size > limit:
-            return max(1, index)
-    return len(text)
