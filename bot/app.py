@@ -21,8 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels import webchat
-from channels.base import InvalidPayload
-from channels.wechat import BadSignature
+from channels.base import BadSignature, InvalidPayload
 
 if TYPE_CHECKING:
     from .telegram_service import TelegramChannel

@@ -22,9 +22,7 @@ from channels.hotline import CHANNEL, InvalidTranscript, Transcript, content_has
 from workflow.deadlines import due_date
 from workflow.engine import Engine
 from workflow.extract.phones import find_phones
-from workflow.extract.sensitive import find_sensitive, redact
-from workflow.numerals import read_out_numbers
-from workflow.transcript import read_call
+from workflow.transcript import masked_turn, read_call
 
 from .metrics import Metrics
 from .settings import Settings
@@ -80,12 +78,13 @@ class HotlineIntake:
             problem = _implausible(transcript.started_at, received)
             if problem:
                 return ImportResult(source, "failed", reason=problem)
-        key, digest = _call_key(transcript), content_hash(transcript)
+        digest = content_hash(transcript)  # hashes every turn: once per import
+        key = _call_key(transcript, digest)
         earlier = self._earlier(key, digest, source)
         if earlier is not None:
             return earlier
         try:
-            result = self._file(transcript, key, source, file_time or received)
+            result = self._file(transcript, key, digest, source, file_time or received)
         except IntegrityError:  # imported at this very moment by another worker
             earlier = self._earlier(key, digest, source)
             return earlier or ImportResult(source, "failed", reason="could not be filed: a "
@@ -113,7 +112,7 @@ class HotlineIntake:
                                 f"{number} with a different transcript", call_key=key)
         return ImportResult(source, "skipped", number, "already imported", call_key=key)
 
-    def _file(self, transcript: Transcript, key: str, source: str,
+    def _file(self, transcript: Transcript, key: str, digest: str, source: str,
               file_time: datetime) -> ImportResult:
         zone = self.settings.zone
         started = (transcript.started_at or file_time).astimezone(zone)
@@ -141,7 +140,7 @@ class HotlineIntake:
                 cases.flag_callback(session, case, "fields_missing", now,
                                     detail=", ".join(case.missing))
             session.add(CallTranscript(
-                call_key=key, call_id=transcript.call_id, content_hash=content_hash(transcript),
+                call_key=key, call_id=transcript.call_id, content_hash=digest,
                 case_id=case.id, caller=(transcript.caller or "")[:32] or None,
                 agent_id=transcript.agent_id, language=reading.lang, format=transcript.format,
                 source=source[:500], started_at=transcript.started_at,
@@ -152,29 +151,17 @@ class HotlineIntake:
                                 missing=tuple(case.missing or ()), call_key=key)
 
 
-def masked_turn(text: str) -> str:
-    """A turn as stored: ID-card and card numbers masked, also when read out digit by digit
-    ("六二二二零二……"), in which case the turn is kept with the digits written out."""
-    spoken = read_out_numbers(text)
-    if spoken != text:
-        hidden = find_sensitive(spoken)
-        if hidden:
-            return redact(spoken, hidden)
-    found = find_sensitive(text)
-    return redact(text, found) if found else text
-
-
 def transcript_of(session: Session, case: Case) -> CallTranscript | None:
     return session.scalar(select(CallTranscript).where(CallTranscript.case_id == case.id))
 
 
-def _call_key(transcript: Transcript) -> str:
+def _call_key(transcript: Transcript, digest: str) -> str:
     """By call id; without one, by the words and who called when (the same words from
     another caller, or on another day, are another call)."""
     if transcript.call_id:
         return f"id:{transcript.call_id.strip()}"
     when = transcript.started_at.isoformat() if transcript.started_at else ""
-    seed = f"{content_hash(transcript)}|{_caller_id(transcript.caller) or ''}|{when}"
+    seed = f"{digest}|{_caller_id(transcript.caller) or ''}|{when}"
     return f"sha256:{hashlib.sha256(seed.encode()).hexdigest()}"
 
 

@@ -49,7 +49,7 @@ from .numerals import read_out_numbers
 from .segment import Segmenter
 from .text import fold, has_cjk
 
-__all__ = ["CallReading", "read_call"]
+__all__ = ["CallReading", "masked_turn", "read_call"]
 
 CHANNEL = "hotline"
 # Fields a read-back states by value, in the order one is taken as the field read back when
@@ -569,6 +569,18 @@ def _caller_phone(caller: str | None) -> str | None:
         return None
     found = find_phones(fold(caller).strip())
     return found[0].e164 if found else None
+
+
+def masked_turn(text: str) -> str:
+    """A turn as kept with the case: ID-card and card numbers masked, also when read out
+    digit by digit ("六二二二零二……"), in which case the digits are written out."""
+    spoken = read_out_numbers(text)
+    if spoken != text:
+        hidden = find_sensitive(spoken)
+        if hidden:
+            return redact(spoken, hidden)
+    found = find_sensitive(text)
+    return redact(text, found) if found else text
 
 
 def read_call(

@@ -55,11 +55,10 @@ def take_for_response(session: Session, item_ids: tuple[int, ...],
         return False
     if all(i.status == "delivered" and i.via == "response" for i in items):
         return True
-    earlier = session.scalar(select(func.count()).select_from(OutboxItem).where(
-        OutboxItem.conversation_id == items[0].conversation_id,
-        OutboxItem.status == "pending", OutboxItem.id < min(item_ids)))
-    if earlier:  # an older reply is still on its way: this one must not overtake it
-        return False
+    first = min(items, key=lambda i: i.id)
+    if session.scalar(select(func.count()).select_from(OutboxItem).where(
+            *_pending_before(OutboxItem, first.channel, first.recipient, first.id))):
+        return False  # an older reply is still on its way: this one must not overtake it
     if not all(i.status == "pending" and i.via == "held" and i.next_attempt_at > now
                for i in items):
         return False
@@ -94,8 +93,7 @@ def claim_due(session: Session, now: datetime, limit: int = 50,
     """
     earlier = aliased(OutboxItem)
     blocked = (select(earlier.id).where(
-        earlier.channel == OutboxItem.channel, earlier.recipient == OutboxItem.recipient,
-        earlier.status == "pending", earlier.id < OutboxItem.id,
+        *_pending_before(earlier, OutboxItem.channel, OutboxItem.recipient, OutboxItem.id),
         earlier.next_attempt_at > now).exists())
     query = (select(OutboxItem).where(OutboxItem.status == "pending",
                                       OutboxItem.next_attempt_at <= now, ~blocked)
@@ -149,6 +147,13 @@ def for_messages(session: Session, message_ids: list[int]) -> dict[int, int]:
     rows = session.execute(select(OutboxItem.message_id, OutboxItem.id)
                            .where(OutboxItem.message_id.in_(message_ids)))
     return {message_id: item_id for message_id, item_id in rows}
+
+
+def _pending_before(rows: Any, channel: Any, recipient: Any, item_id: Any) -> tuple[Any, ...]:
+    """Conditions on `rows` for replies to the same recipient queued before `item_id` and
+    not yet delivered: a customer reads their replies in order."""
+    return (rows.channel == channel, rows.recipient == recipient, rows.status == "pending",
+            rows.id < item_id)
 
 
 def backlog(session: Session) -> int:

@@ -21,13 +21,9 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from channels.base import InvalidPayload
+from channels.base import BadSignature, InvalidPayload
 
 MAX_SKEW = 600  # seconds a request's timestamp may be off; retries come within a minute
-
-
-class BadSignature(Exception):
-    """The request is not from WeChat (or not for this account): answer 403."""
 
 
 @dataclass(frozen=True)
