@@ -29,7 +29,8 @@ class Core:
 
 def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> Core:
     """Migrate the store, warm the engine, and wire pipeline and dispatcher to them."""
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
+                     timeout=settings.db_timeout_seconds)
     migrate(db)
     sessions = make_sessionmaker(db)
     engine = Engine()

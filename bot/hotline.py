@@ -129,8 +129,8 @@ class HotlineIntake:
                 # The number the call came from: the telephone network vouches for it, so
                 # the caller is linked to whoever else confirmed it. A number only spoken
                 # stays on the case, linking no one.
-                customer_id = customers.confirm_phone(session, customer_id, draft.get("name"),
-                                                      draft.get("phone"), now)
+                customer_id = customers.verify_phone(session, customer_id, draft["phone"], now,
+                                                     draft.get("name"))
             number = cases.next_number(session, started.date(), self.settings.case_prefix)
             case = cases.file(session, draft, number=number, customer_id=customer_id,
                               conversation_id=None, channel=CHANNEL, now=now,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from channels.base import Inbound, InvalidPayload, Outbound, QuickReply
 from workflow.deadlines import due_date
 from workflow.engine import Engine
+from workflow.extract.phones import find_phones
 from workflow.extract.sensitive import find_sensitive, redact
 from workflow.model import (
     CaseFiled,
@@ -38,12 +39,17 @@ from workflow.model import (
 from .metrics import Metrics
 from .settings import Settings
 from .store import cases, conversations, customers, outbox
+from .store.db import unavailable
 from .store.models import Conversation, Message
 
 log = logging.getLogger(__name__)
 RETRIES = 5
 # Channel message kinds the engine treats differently from text.
 _HINT_KINDS = {"attachment": "attachment", "unsupported": "unsupported", "group": "group"}
+
+
+class Expired(Exception):
+    """The sender's id has been idle too long to be honoured (see `Pipeline.handle`)."""
 
 
 @dataclass(frozen=True)
@@ -73,24 +79,29 @@ class Pipeline:
             threading.Lock() if sqlite else contextlib.nullcontext())
 
     def handle(self, inbound: Inbound, *, answered_inline: bool = False,
-               hold_seconds: float | None = None) -> Handled:
+               hold_seconds: float | None = None,
+               max_idle: timedelta | None = None) -> Handled:
         """Run one inbound message through.
 
         `answered_inline` marks the replies delivered because the channel returns them in
         its response (web chat). `hold_seconds` keeps them from the dispatcher that long,
         so the channel may still answer with them in its response (WeChat's passive
         reply) by taking them with `take_for_response`; else they go out through the API.
+        `max_idle`: a known sender whose conversation has been idle longer is refused with
+        `Expired`, storing nothing (a web chat visitor id is a credential that expires).
         """
         started = time.perf_counter()
         for attempt in range(RETRIES):
             try:
                 with self._writer, self.sessions.begin() as session:
-                    result = self._handle(session, inbound, answered_inline, hold_seconds)
+                    result = self._handle(session, inbound, answered_inline, hold_seconds,
+                                          max_idle)
                 break
             except (IntegrityError, OperationalError) as exc:
                 # A concurrent delivery of the same message, or a serialisation conflict:
-                # the retry finds the first one's result or takes its turn.
-                if attempt == RETRIES - 1:
+                # the retry finds the first one's result or takes its turn. A store that is
+                # down or too slow is not retried here: the caller answers 503.
+                if attempt == RETRIES - 1 or unavailable(exc):
                     raise
                 log.info("retrying %s message %s after %s", inbound.channel,
                          inbound.message_id, type(exc).__name__)
@@ -123,14 +134,20 @@ class Pipeline:
                            redeliver=handled.duplicate)
 
     def _handle(self, session: Session, inbound: Inbound, answered_inline: bool,
-                hold_seconds: float | None) -> Handled:
+                hold_seconds: float | None, max_idle: timedelta | None) -> Handled:
         now = self.clock()
         known = conversations.locked_by_identity(session, inbound.channel, inbound.user_id)
+        if known is not None and max_idle is not None and \
+                known[0].updated_at < now - max_idle:
+            raise Expired(f"this {inbound.channel} id has been idle since "
+                          f"{known[0].updated_at:%Y-%m-%d} and has expired; start afresh")
         if known is None:  # first contact: create the customer, identity and conversation
             identity = customers.identity_for(session, inbound.channel, inbound.user_id, now,
                                               inbound.display_name)
             known = conversations.open_locked(session, identity, now), None
         conversation, verified = known
+        if inbound.verified_phone:
+            verified = self._verified(session, conversation, inbound.verified_phone, now)
         earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
         if earlier is not None:
             if earlier.conversation_id != conversation.id:
@@ -196,6 +213,20 @@ class Pipeline:
         return Handled(outbound, False, conversation.id, step.state.waiting_for,
                        tuple(item.id for item in items))
 
+    def _verified(self, session: Session, conversation: Conversation, raw_phone: str,
+                  now: datetime) -> str | None:
+        """The channel vouches for this phone (a Telegram contact the user shared from their
+        own account): the identity joins the customer who verified it before."""
+        found = find_phones(raw_phone, default_region="CN")
+        if not found:
+            return None
+        phone = found[0].e164
+        customer_id = customers.verify_phone(session, conversation.customer_id, phone, now)
+        if customer_id != conversation.customer_id:
+            session.flush()
+            session.refresh(conversation)
+        return phone
+
     def _carry_out(self, session: Session, conversation: Conversation, step: Step,
                    now: datetime, local_now: datetime) -> tuple[Step, list[Reply]]:
         """Do what the engine asked (file, look up, hand over) and collect every reply."""
@@ -204,11 +235,11 @@ class Pipeline:
             if isinstance(event, FileCase):
                 due = due_date(local_now.date(), self.settings.answer_days)
                 number = cases.next_number(session, local_now.date(), self.settings.case_prefix)
+                # A typed phone is kept on the case and the customer's own record; it
+                # links no one (only a phone the channel verified does, see `_verified`).
                 customer_id = customers.confirm_phone(
                     session, conversation.customer_id, event.case.get("name"),
                     event.case.get("phone"), now)
-                session.flush()
-                session.refresh(conversation)
                 cases.file(session, event.case, number=number, customer_id=customer_id,
                            conversation_id=conversation.id, channel=conversation.channel,
                            now=now, due=due)

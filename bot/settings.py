@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(12, ge=1, description="sends tried before giving up")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="outbox dispatcher idle poll")
     log_level: str = Field("INFO", description="logging level")
+    db_connect_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="longest wait for a new database connection")
+    db_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="longest a request waits for the store (PostgreSQL "
+        "statement and lock timeouts, SQLite's busy timeout) before it is answered 503")
+    webchat_idle_days: int = Field(
+        30, ge=1, le=3650, description="a web chat visitor id unused this long is expired: "
+        "the widget starts afresh under a new id")
+    docs: bool = Field(True, description="serve /docs, /redoc and /openapi.json (turn off in "
+                       "production if the contract should not be public)")
 
     telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")
     telegram_webhook_secret: SecretStr | None = Field(

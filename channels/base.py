@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+# Lengths of the store's columns for what a channel hands over (ids of users and messages,
+# display names); a test checks them against the tables.
+MAX_ID_CHARS = 128
+MAX_NAME_CHARS = 200
+
 
 @dataclass(frozen=True)
 class QuickReply:
@@ -40,6 +45,22 @@ class Inbound:
     lang: str | None = None
     raw: dict[str, Any] | None = None
     edits: str | None = None  # for an edited message: the message_id of the one it replaces
+    # A phone number the channel itself vouches for (a Telegram contact shared from the
+    # user's own account); a number typed in the text is only a claim.
+    verified_phone: str | None = None
+
+    def __post_init__(self) -> None:
+        # The store's columns, checked at the edge so every database refuses the same input.
+        for name, limit in (("user_id", MAX_ID_CHARS), ("message_id", MAX_ID_CHARS)):
+            value = getattr(self, name)
+            if not value or len(value) > limit or "\x00" in value:
+                raise InvalidPayload(f"{self.channel} {name} must be 1-{limit} characters "
+                                     "without NUL")
+        if "\x00" in self.text:  # PostgreSQL text refuses NUL: removed, as load_json does
+            object.__setattr__(self, "text", self.text.replace("\x00", ""))
+        if self.display_name is not None:
+            name = self.display_name.replace("\x00", "")[:MAX_NAME_CHARS]
+            object.__setattr__(self, "display_name", name)
 
 
 @dataclass(frozen=True)

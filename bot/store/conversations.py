@@ -95,6 +95,14 @@ def replies_to(session: Session, message_id: int) -> list[Message]:
                                 .order_by(Message.id)))
 
 
+def last_activity(session: Session, channel: str, external_id: str) -> datetime | None:
+    """When this channel user's conversation last changed; None for an unknown user."""
+    return session.scalar(
+        select(Conversation.updated_at)
+        .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))
+
+
 def history(session: Session, channel: str, external_id: str, limit: int = 200) -> list[Message]:
     """The latest messages of this channel user's conversation, oldest first."""
     rows = session.scalars(

@@ -52,21 +52,42 @@ def identities(session: Session, customer_id: int) -> list[ChannelIdentity]:
 def confirm_phone(
     session: Session, customer_id: int, name: str | None, phone: str | None, now: datetime
 ) -> int:
-    """Record a phone the customer confirmed; link to the customer who already has it.
+    """Record a phone the customer typed and confirmed in the summary, on their own record.
 
-    Returns the id of the customer that now holds this person (the older one on a merge),
-    so one person complaining on WeChat and on the web chat is one customer.
+    A typed number is a claim, not a proof: it links this customer to no one (else anyone
+    could read another's cases by typing their number). Returns `customer_id`.
     """
     customer = session.get(Customer, customer_id)
     if customer is None or not phone:
         return customer_id
+    if customer.phone_verified_at is None or customer.phone == phone:
+        customer.phone = phone
+        customer.phone_confirmed_at = now
+    if name:
+        customer.name = name
+    customer.updated_at = now
+    return customer_id
+
+
+def verify_phone(
+    session: Session, customer_id: int, phone: str, now: datetime, name: str | None = None
+) -> int:
+    """Record a phone the channel vouches for, and link to the customer who verified the
+    same number before: one person on WeChat, Telegram and the hotline is one customer.
+
+    Returns the id of the customer that now holds this person (the older one on a merge).
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return customer_id
     other = session.scalar(
-        select(Customer).where(Customer.phone == phone, Customer.phone_confirmed_at.is_not(None),
+        select(Customer).where(Customer.phone == phone, Customer.phone_verified_at.is_not(None),
                                Customer.id != customer_id).order_by(Customer.id).limit(1))
     if other is None:
         customer.phone = phone
-        customer.phone_confirmed_at = now
-        if name:
+        customer.phone_confirmed_at = customer.phone_confirmed_at or now
+        customer.phone_verified_at = now
+        if name and not customer.name:
             customer.name = name
         customer.updated_at = now
         return customer_id

@@ -8,6 +8,7 @@ PostgreSQL (``postgresql+psycopg://...``) is for everything else.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
@@ -18,7 +19,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "migrate",
+    "unavailable",
 ]
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -56,18 +59,57 @@ def _parse(url: str | URL) -> URL:
     )
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a ``sqlite:///`` or ``postgresql+psycopg://`` URL (ValueError otherwise)."""
+def make_engine(url: str, *, connect_timeout: float | None = None,
+                timeout: float | None = None) -> Engine:
+    """An engine for a ``sqlite:///`` or ``postgresql+psycopg://`` URL (ValueError otherwise).
+
+    `connect_timeout` bounds a new PostgreSQL connection; `timeout` bounds a statement and a
+    lock wait on PostgreSQL, a wait for a pooled connection, and SQLite's busy wait (without
+    it: 30 s of busy wait, no PostgreSQL limits, as tools and tests want).
+    """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _sqlite_engine(parsed, timeout or SQLITE_BUSY_TIMEOUT_S)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout is not None:
+        # libpq counts whole seconds, at least 2.
+        connect_args["connect_timeout"] = max(2, math.ceil(connect_timeout))
+    pool: dict[str, Any] = {}
+    if timeout is not None:
+        ms = max(1, round(timeout * 1000))
+        connect_args["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+        pool["pool_timeout"] = timeout
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args=connect_args, **pool)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the store cannot be reached or answered too late (answer 503 and
+    retry later), rather than that this statement is wrong."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        if isinstance(orig, sqlite3.OperationalError):
+            return "locked" in str(orig) or "busy" in str(orig)
+        sqlstate = getattr(orig, "sqlstate", None)
+        if sqlstate is not None:
+            # 08: connection exceptions; 57014: statement timeout; 55P03: lock timeout;
+            # 57P01-57P03: the server is shutting down or not accepting connections.
+            return sqlstate.startswith("08") or sqlstate in ("57014", "55P03", "57P01",
+                                                             "57P02", "57P03")
+        # psycopg raises OperationalError without a state when it cannot connect at all.
+        return isinstance(exc, OperationalError | InterfaceError)
+    return False
+
+
+def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
+    busy_ms = max(1, round(busy_seconds * 1000))
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        connect_args={"check_same_thread": False, "timeout": busy_seconds},
     )
 
     @event.listens_for(engine, "connect")
@@ -77,7 +119,7 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             _wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -151,6 +193,9 @@ def migrate(engine: Engine) -> None:
             connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                if not sqlite:  # a migration may take longer than a request may
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 lock_for_migration(connection)
                 with _alembic_lock:
                     command.upgrade(alembic_config(connection), "head")

@@ -69,9 +69,13 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Confirmed: the customer typed it and confirmed the summary (a claim, linking no one).
+    # Verified: the channel vouches for it (Telegram's shared own contact, the hotline's
+    # calling number) or an agent decided; only verified phones link identities.
     phone_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ChannelIdentity(Base):

@@ -171,6 +171,8 @@ def _meta_value(key: str, value: object) -> Any:
     if not isinstance(value, str):
         raise InvalidTranscript(f"{key} must be a string")
     value = value.strip()
+    if _CONTROL.search(value):   # NUL and the like: no id or number holds them
+        raise InvalidTranscript(f"{key} holds control characters")
     if len(value) > MAX_META_CHARS[key]:
         raise InvalidTranscript(f"{key} longer than {MAX_META_CHARS[key]} characters")
     return value or None

@@ -18,7 +18,8 @@ chat-member changes, service messages, inline queries, ...). Otherwise the `Inbo
   one `Attachment(kind, file_id, meta)` with kind "image" (the largest photo size), "file" or
   "video", and `meta` holding those of `file_unique_id, file_size, mime_type, file_name,
   width, height` present plus `telegram_type` (the message field).
-* "unsupported": voice, audio, sticker, animation, video note, location, venue, contact,
+* "unsupported": voice, audio, sticker, animation, video note, location, venue, a contact
+  other than the sender's own (their own is a verified phone),
   poll, dice, game, story, paid media, checklist; `text` = "" and, when the thing has a
   file_id, an attachment describing it (kind "voice", "video" or "other", `telegram_type`).
 * "edited": an `edited_message` in a private chat; `text` = the new text or caption,

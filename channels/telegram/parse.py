@@ -132,6 +132,22 @@ def _content(message: dict[str, Any], what: str) -> tuple[str, str, tuple[Attach
     return None
 
 
+def _own_contact(message: dict[str, Any]) -> str | None:
+    """The phone of a contact the sender shared of themselves; None for anyone else's card
+    (a forwarded contact proves nothing about the sender)."""
+    contact = message.get("contact")
+    sender = message.get("from")
+    if not isinstance(contact, dict) or not isinstance(sender, dict):
+        return None
+    phone, user_id = contact.get("phone_number"), contact.get("user_id")
+    if not isinstance(phone, str) or not phone.strip() or len(phone) > 32:
+        return None
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id != sender.get("id"):
+        return None
+    digits = phone.strip()
+    return digits if digits.startswith("+") else f"+{digits}"   # Telegram omits the plus
+
+
 def _message_inbound(update: dict[str, Any], key: str, update_id: int) -> Inbound | None:
     what = key
     message = _object(update[key], what)
@@ -153,6 +169,9 @@ def _message_inbound(update: dict[str, Any], key: str, update_id: int) -> Inboun
         return Inbound(message_id=own_id, text=text.strip(), kind="group", **common)
     if chat_type != "private":
         return None
+    if key == "message" and (phone := _own_contact(message)) is not None:
+        # The user shared their own number (request_contact): Telegram vouches for it.
+        return Inbound(message_id=own_id, text=phone, verified_phone=phone, **common)
     content = _content(message, what)
     if content is None:
         return None

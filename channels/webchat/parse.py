@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,9 @@ CHANNEL = "webchat"
 MAX_TEXT = 4000
 LANGS = ("zh", "en")
 
-_VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# The visitor id is the only credential of a web chat: at least 128 bits of randomness, as
+# the widget makes it (a UUID, 32 hex digits, or 22+ url-safe base64 characters).
+_VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{22,64}")
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
@@ -48,12 +51,26 @@ def _string(data: dict[str, Any], key: str) -> str:
 
 
 def validate_visitor_id(value: object) -> str:
-    """The visitor id: 8-64 characters of A-Z a-z 0-9 _ -."""
+    """The visitor id: 22-64 characters of A-Z a-z 0-9 _ - (a UUID or more randomness)."""
     if not isinstance(value, str):
         raise InvalidPayload(f"visitor_id must be a string, got {_kind(value)}")
     if not _VISITOR_ID.fullmatch(value):
-        raise InvalidPayload("visitor_id must be 8-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+        raise InvalidPayload("visitor_id must be 22-64 characters of A-Z, a-z, 0-9, '_' or '-' "
+                             "(a random id of at least 128 bits, as the widget makes)")
     return value
+
+
+def message_key(visitor_id: str, client_message_id: str) -> str:
+    """The stored id of a visitor's message: client ids are unique per visitor, not
+    globally, and another visitor using the same one must not learn that it exists. The
+    visitor id (a credential) is kept in it only as a short digest."""
+    digest = hashlib.sha256(visitor_id.encode()).hexdigest()[:24]
+    return f"v{digest}:{client_message_id}"
+
+
+def client_message_id(message_key: str) -> str:
+    """The client's own id back from a stored message id."""
+    return message_key.partition(":")[2] or message_key
 
 
 def _text(data: dict[str, Any]) -> str:
@@ -91,7 +108,8 @@ def _inbound(data: dict[str, Any], visitor_id: str, now: datetime) -> Inbound:
     text = _text(data)
     message_id = _message_id(data)
     lang = _lang(data)
-    return Inbound(channel=CHANNEL, user_id=visitor_id, message_id=message_id, text=text,
+    return Inbound(channel=CHANNEL, user_id=visitor_id,
+                   message_id=message_key(visitor_id, message_id), text=text,
                    timestamp=now, lang=lang, raw=dict(data))
 
 
@@ -112,3 +130,14 @@ def parse_ws_message(data: object, visitor_id: str, now: datetime) -> Inbound:
     if kind != "message":
         raise InvalidPayload(f"type must be \"message\", got {kind!r}"[:200])
     return _inbound(frame, visitor_id, now)
+
+
+def parse_hello(data: object) -> str:
+    """The visitor id of a socket's first frame, `{"type": "hello", "visitor_id": ...}`:
+    the id never travels in a URL, where logs and browser history would keep it."""
+    frame = _require_object(data, "the first frame")
+    if frame.get("type") != "hello":
+        raise InvalidPayload('the first frame must be {"type": "hello", "visitor_id": ...}')
+    if "visitor_id" not in frame:
+        raise InvalidPayload("visitor_id is required")
+    return validate_visitor_id(frame["visitor_id"])

@@ -202,9 +202,19 @@ def test_gif_is_unsupported_though_it_also_comes_as_a_document() -> None:
     assert msg.attachments[0].meta["telegram_type"] == "animation"
 
 
+def test_a_contact_shared_from_ones_own_account_is_a_verified_phone() -> None:
+    own = {"phone_number": "8613800138000", "first_name": "小明", "user_id": 123456789}
+    msg = parse_update(message_update(contact=own), NOW)
+    assert msg is not None and msg.kind == "text"
+    assert msg.verified_phone == "+8613800138000" and msg.text == "+8613800138000"
+    typed = parse_update(message_update(text="+8613800138000"), NOW)
+    assert typed is not None and typed.verified_phone is None
+
+
 @pytest.mark.parametrize(("key", "value"), [
     ("location", {"latitude": 31.2304, "longitude": 121.4737}),
-    ("contact", {"phone_number": "+8613800138000", "first_name": "小明", "user_id": 123456789}),
+    # Someone else's card: proves nothing about the sender.
+    ("contact", {"phone_number": "+8613800138000", "first_name": "小明", "user_id": 555}),
 ])
 def test_things_without_a_file_are_unsupported_without_attachment(key: str, value: dict) -> None:
     msg = parse_update(message_update(**{key: value}), NOW)

@@ -21,7 +21,8 @@ def test_cases_in_the_terminal(live):
         for text, mid in (("我是李娜，手机13800138000，信用卡昨晚被盗刷了5200元，不是我本人操作的，"
                            "请冻结卡片把钱追回来", "c1"), ("确认", "c2")):
             r = client.post("/channels/webchat/messages", json={
-                "visitor_id": "visitor-cli-1", "text": text, "client_message_id": mid})
+                "visitor_id": "visitor-cli-1-0123456789abcdef", "text": text,
+                "client_message_id": mid})
             assert r.status_code == 200
     url = live.settings.database_url
     listed = intake(url, "cases", "list", "--json")

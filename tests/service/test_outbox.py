@@ -35,9 +35,11 @@ def queue_agent_message(sessions, visitor_id: str, text: str) -> int:
 
 
 def test_a_queued_reply_is_pushed_when_the_visitor_connects(live):
-    visitor = "visitor-" + uuid.uuid4().hex[:10]
+    visitor = "visitor-" + uuid.uuid4().hex
     item_id = queue_agent_message(live.service.sessions, visitor, "您好，我是客服小李。")
-    with connect(f"{live.ws_url}/channels/webchat/ws?visitor_id={visitor}") as ws:
+    with connect(f"{live.ws_url}/channels/webchat/ws") as ws:
+        ws.send(json.dumps({"type": "hello", "visitor_id": visitor}))
+        assert json.loads(ws.recv(timeout=15)) == {"type": "ready"}
         frame = json.loads(ws.recv(timeout=15))
     assert frame["type"] == "message"
     assert frame["replies"][0]["text"] == "您好，我是客服小李。"
@@ -56,7 +58,7 @@ def test_a_queued_reply_is_pushed_when_the_visitor_connects(live):
 def test_replies_survive_a_restart(database_url):
     settings = Settings(database_url=database_url, outbox_poll_seconds=0.1, _env_file=None)
     live, server, thread = start_server(settings)
-    visitor = "visitor-" + uuid.uuid4().hex[:10]
+    visitor = "visitor-" + uuid.uuid4().hex
     try:
         with httpx.Client(base_url=live.url) as client:
             r = client.post("/channels/webchat/messages", json={
@@ -68,12 +70,14 @@ def test_replies_survive_a_restart(database_url):
     # The service stopped with the reply still queued; the next one delivers it.
     live, server, thread = start_server(settings)
     try:
-        with connect(f"{live.ws_url}/channels/webchat/ws?visitor_id={visitor}") as ws:
+        with connect(f"{live.ws_url}/channels/webchat/ws") as ws:
+            ws.send(json.dumps({"type": "hello", "visitor_id": visitor}))
+            assert json.loads(ws.recv(timeout=15)) == {"type": "ready"}
             frame = json.loads(ws.recv(timeout=15))
         assert frame["replies"][0]["text"] == "稍后客服会联系您。"
         with httpx.Client(base_url=live.url) as client:
             history = client.get("/channels/webchat/history",
-                                 params={"visitor_id": visitor}).json()["messages"]
+                                 headers={"X-Visitor-Id": visitor}).json()["messages"]
         assert [m["text"] for m in history][-1] == "稍后客服会联系您。"
     finally:
         stop_server(server, thread)

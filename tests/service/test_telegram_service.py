@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from bot.settings import Settings
-from bot.store.models import Case, Message, OutboxItem
+from bot.store.models import Case, ChannelIdentity, Customer, Message, OutboxItem
 from tests.fakes.telegram_api import FakeTelegram
 from tests.service.conftest import LiveServer, start_server, stop_server
 
@@ -210,28 +211,76 @@ def test_an_edit_updates_the_stored_text_before_filing(tg, tmp_path):
         assert conversation_state is None
 
 
-def test_the_same_phone_on_telegram_and_web_chat_is_one_customer(tg, tmp_path):
+def test_typing_someone_elses_phone_links_nothing_and_shows_no_case(tg, tmp_path):
+    """A typed phone is a claim: a second visitor who files with the Telegram customer's
+    number and confirms is not merged into that customer and cannot read their case."""
+    db = tmp_path / "db.sqlite"
+    visitor = "attacker-" + "x" * 24
+    with Service(settings_for(tg, db, webhook=True)) as live:
+        hook(live, tg.text_update(CHAT, OPENING, first_name="伟", push=False))
+        summary = tg.wait_for_sent(1, timeout=10)[-1]
+        hook(live, tg.callback_update(CHAT, "确认", summary["message_id"], push=False))
+        number = NUMBER.search(tg.wait_for_sent(2, timeout=10)[-1]["text"]).group(0)
+        answers = []
+        for text, mid in ((OPENING.replace("昨天", "今天"), "w1"), ("确认", "w2"),
+                          (f"查询进度 {number}", "w3")):
+            r = httpx.post(f"{live.url}/channels/webchat/messages", json={
+                "visitor_id": visitor, "text": text, "client_message_id": mid}, timeout=30)
+            assert r.status_code == 200, r.text
+            answers.append(" ".join(reply["text"] for reply in r.json()["replies"]))
+        with live.service.sessions() as s:
+            cases = list(s.scalars(select(Case).order_by(Case.id)))
+    assert len(cases) == 2 and cases[0].customer_id != cases[1].customer_id
+    assert cases[1].phone == "+8613912345678"       # the case keeps the phone it was given
+    assert NUMBER.search(answers[1]) is not None    # the attacker's own case was filed
+    assert number in answers[2] and "没有找到" in answers[2] and "答复期限" not in answers[2]
+
+
+def contact_update(tg: FakeTelegram, chat: int, phone: str, *, owner: int | None) -> dict:
+    """A message sharing a contact card; `owner` is the Telegram user the card belongs to."""
+    update = tg.text_update(chat, "x", first_name="伟", push=False)
+    message = update["message"]
+    del message["text"]
+    message["contact"] = {"phone_number": phone, "first_name": "伟",
+                          **({"user_id": owner} if owner is not None else {})}
+    return update
+
+
+def test_a_contact_shared_from_ones_own_account_links_telegram_and_the_hotline(tg, tmp_path):
     import json
     import os
     import subprocess
     import sys
 
     db = tmp_path / "db.sqlite"
-    with Service(settings_for(tg, db, webhook=True)) as live:
-        hook(live, tg.text_update(CHAT, OPENING, first_name="伟", push=False))
-        summary = tg.wait_for_sent(1, timeout=10)[-1]
-        hook(live, tg.callback_update(CHAT, "确认", summary["message_id"], push=False))
-        number = NUMBER.search(tg.wait_for_sent(2, timeout=10)[-1]["text"]).group(0)
-        for text, mid in ((OPENING.replace("昨天", "今天"), "w1"), ("确认", "w2")):
-            httpx.post(f"{live.url}/channels/webchat/messages", json={
-                "visitor_id": "visitor-same-person", "text": text, "client_message_id": mid})
+    key = "hotline-key-0123456789"
+    settings = settings_for(tg, db, webhook=True).model_copy(
+        update={"hotline_api_key": SecretStr(key)})
+    turn = {"speaker": "customer", "text": "我叫张伟，信用卡年费多扣了三百"}
+    call = json.dumps({"call_id": "HL-7", "caller": "13912345678",
+                       "started_at": "2026-11-27T10:00:00+08:00", "turns": [turn]},
+                      ensure_ascii=False).encode()
+    with Service(settings) as live:
+        # Someone else's card forwarded into the chat proves nothing about the sender.
+        assert hook(live, contact_update(tg, CHAT + 1, "8613912345678",
+                                         owner=CHAT + 99)).status_code == 200
+        # The user's own number, shared with Telegram's request_contact button.
+        assert hook(live, contact_update(tg, CHAT, "8613912345678",
+                                         owner=CHAT)).status_code == 200
+        filed = httpx.post(f"{live.url}/channels/hotline/transcripts", content=call,
+                           headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert filed.status_code == 201, filed.text
         with live.service.sessions() as s:
-            owners = set(s.scalars(select(Case.customer_id)))
-        assert count(live, Case) == 2 and len(owners) == 1
+            case = s.scalar(select(Case))
+            verified = s.scalar(select(Customer).where(Customer.id == case.customer_id))
+            forwarded = s.scalar(select(ChannelIdentity).where(
+                ChannelIdentity.external_id == str(CHAT + 1)))
+            forwarded_customer = s.get(Customer, forwarded.customer_id)
+    assert verified.phone == "+8613912345678" and verified.phone_verified_at is not None
+    assert forwarded_customer.phone_verified_at is None
     env = {**os.environ, "INTAKE_DATABASE_URL": f"sqlite:///{db}"}
-    shown = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "show", number, "--json"],
-                           env=env, capture_output=True, text=True, timeout=60)
+    shown = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "show", case.number,
+                            "--json"], env=env, capture_output=True, text=True, timeout=60)
     identities = json.loads(shown.stdout)["identities"]
     assert [(i["channel"], i["external_id"]) for i in identities] == [
-        ("telegram", str(CHAT)), ("webchat", "visitor-same-person")]
-    assert identities[0]["display_name"] == "伟"
+        ("telegram", str(CHAT)), ("hotline", "13912345678")]
