@@ -20,6 +20,7 @@ from channels.base import DeliveryError, Outbound, QuickReply, Sender
 from .metrics import Metrics
 from .settings import Settings
 from .store import cases, outbox
+from .store.db import unavailable
 
 log = logging.getLogger(__name__)
 _Item = tuple[int, str, str, dict, int, datetime]  # id, channel, recipient, payload,
@@ -53,8 +54,11 @@ class Dispatcher:
         while not stop.is_set():
             try:
                 sent = await self.dispatch_once()
-            except Exception:  # keep the loop alive; the rows stay queued
-                log.exception("outbox dispatch failed")
+            except Exception as exc:  # keep the loop alive; the rows stay queued
+                if unavailable(exc):  # an outage: one line per poll, not a traceback each
+                    log.warning("outbox dispatch waits for the store: %s", type(exc).__name__)
+                else:
+                    log.exception("outbox dispatch failed")
                 sent = 0
             if sent:
                 continue
