@@ -91,7 +91,7 @@ class Dispatcher:
             message = Outbound(channel=channel, user_id=recipient, text=payload["text"],
                                quick_replies=tuple(QuickReply(q["label"], q["payload"])
                                                    for q in payload.get("quick_replies", [])),
-                               ref=str(item_id), queued_at=queued)
+                               ref=str(item_id), queued_at=queued, asks=payload.get("asks"))
             try:
                 await self.senders[channel].send(message)
             except Exception as exc:

@@ -197,6 +197,8 @@ class Pipeline:
         conversations.save_state(session, conversation, step.state.to_dict(), now)
 
         payloads = [_payload(reply) for reply in replies]
+        if payloads and step.state.waiting_for:  # the last reply is the question
+            payloads[-1]["asks"] = step.state.waiting_for
         sent = [conversations.add_message(
             session, conversation, direction="out", sender="bot", text=p["text"], now=now,
             reply_to_id=message.id, quick_replies=p["quick_replies"], flush=False)
@@ -208,7 +210,7 @@ class Pipeline:
                  for m, p in zip(sent, payloads, strict=True)]
         session.flush()
         outbound = tuple(_outbound(inbound.channel, inbound.user_id, p["text"],
-                                   p["quick_replies"], item.id)
+                                   p["quick_replies"], item.id, p.get("asks"))
                          for p, item in zip(payloads, items, strict=True))
         return Handled(outbound, False, conversation.id, step.state.waiting_for,
                        tuple(item.id for item in items))
@@ -282,10 +284,10 @@ def _payload(reply: Reply) -> dict[str, Any]:
 
 
 def _outbound(channel: str, user_id: str, text: str, quick: list[dict[str, str]],
-              ref: int | None) -> Outbound:
+              ref: int | None, asks: str | None = None) -> Outbound:
     return Outbound(channel=channel, user_id=user_id, text=text,
                     quick_replies=tuple(QuickReply(q["label"], q["payload"]) for q in quick),
-                    ref=str(ref) if ref is not None else None)
+                    ref=str(ref) if ref is not None else None, asks=asks)
 
 
 def _redacted(raw: Any, text: str, masked: str) -> Any:

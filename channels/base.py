@@ -71,6 +71,9 @@ class Outbound:
     quick_replies: tuple[QuickReply, ...] = ()
     ref: str | None = None    # the outbox row this comes from, for logs
     queued_at: datetime | None = None  # when the reply was decided (a channel's send window)
+    # What the reply asks the customer for ("phone", ...), so a channel can offer its own
+    # way to answer (Telegram: a button that shares the user's verified number).
+    asks: str | None = None
 
 
 class InvalidPayload(ValueError):

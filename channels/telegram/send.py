@@ -9,7 +9,13 @@ import re
 import warnings
 from collections.abc import Sequence
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -34,6 +40,8 @@ MAX_CALLBACK_DATA = 64      # bytes of callback_data
 BUTTONS_PER_ROW = 2
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
+
+SHARE_PHONE = "📱 分享我的手机号 / Share my number"
 
 def _utf16_units(char: str) -> int:
     return 2 if ord(char) > 0xFFFF else 1
@@ -60,9 +68,15 @@ def callback_data(reply: QuickReply) -> str:
     return cut
 
 
-def keyboard(replies: Sequence[QuickReply]) -> InlineKeyboardMarkup | None:
-    """One inline button per quick reply, at most two per row; None when there are none."""
+def keyboard(replies: Sequence[QuickReply],
+             asks: str | None = None) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """One inline button per quick reply, at most two per row; asked for the phone without
+    quick replies, a button that shares the user's own number (Telegram vouches for it, so
+    it links their channels); None otherwise."""
     if not replies:
+        if asks == "phone":
+            return ReplyKeyboardMarkup([[KeyboardButton(SHARE_PHONE, request_contact=True)]],
+                                       one_time_keyboard=True, resize_keyboard=True)
         return None
     buttons = [InlineKeyboardButton(text=r.label or r.payload or "?",
                                     callback_data=callback_data(r)) for r in replies]
@@ -130,7 +144,7 @@ class TelegramSender:
         parts = split_text(message.text)
         if not parts:
             raise DeliveryError("telegram: empty message", permanent=True)
-        markup = keyboard(message.quick_replies)
+        markup = keyboard(message.quick_replies, message.asks)
         for i, part in enumerate(parts):
             await self.limiter.acquire(chat_id)
             try:

@@ -284,3 +284,20 @@ def test_a_contact_shared_from_ones_own_account_links_telegram_and_the_hotline(t
     identities = json.loads(shown.stdout)["identities"]
     assert [(i["channel"], i["external_id"]) for i in identities] == [
         ("telegram", str(CHAT)), ("hotline", "13912345678")]
+
+
+def test_asked_for_the_phone_the_user_can_share_their_own_number(tg, tmp_path):
+    with Service(settings_for(tg, tmp_path / "db.sqlite", webhook=True)) as live:
+        hook(live, tg.text_update(CHAT, "我叫张伟，昨天信用卡被多扣了年费三百元，请退还",
+                                  push=False))
+        asked = tg.wait_for_sent(1, timeout=10)[-1]
+        button = asked["reply_markup"]["keyboard"][0][0]
+        assert button["request_contact"] is True and "手机号" in button["text"]
+        assert hook(live, contact_update(tg, CHAT, "8613912345678", owner=CHAT)
+                    ).status_code == 200
+        summary = tg.wait_for_sent(2, timeout=10)[-1]
+        with live.service.sessions() as s:
+            customer = s.scalar(select(Customer))
+    assert "+8613912345678" in summary["text"] and "确认" in summary["text"]
+    assert "keyboard" not in (summary.get("reply_markup") or {})  # the confirm buttons
+    assert customer.phone_verified_at is not None
