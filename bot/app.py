@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -158,6 +159,15 @@ def _error_handlers(app: FastAPI) -> None:
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         return _server_error()
 
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own checks (query and header parameters): one readable sentence, in the
+        # same {"detail": str} shape as every other error.
+        problems = exc.errors() if isinstance(exc, RequestValidationError) else []
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
+                           for e in problems) or "invalid request"
+        return JSONResponse({"detail": detail[:500]}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StoreUnavailable, store_unavailable)
     app.add_exception_handler(PoolTimeout, store_unavailable)
     app.add_exception_handler(DBAPIError, database_error)

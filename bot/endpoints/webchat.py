@@ -116,13 +116,15 @@ async def message(request: Request) -> JSONResponse:
 @router.get("/history", responses={200: {"model": HistoryOut, "description": "oldest first"},
                                    **errors(400, 401, 422, 503)})
 async def history(request: Request,
-                  x_visitor_id: str = Header(..., max_length=64,
-                                             description="the widget's visitor id")
+                  x_visitor_id: str | None = Header(None, description="the widget's visitor "
+                                                    "id (required; never in the URL)")
                   ) -> JSONResponse:
     """The visitor's conversation (the latest 200 messages)."""
     service = service_of(request)
     if "visitor_id" in request.query_params:
         return error(400, "visitor_id must not be in the URL: send the X-Visitor-Id header")
+    if x_visitor_id is None:
+        return error(422, "the X-Visitor-Id header is required")
     try:
         webchat.validate_visitor_id(x_visitor_id)
     except InvalidPayload as exc:

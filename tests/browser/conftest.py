@@ -44,3 +44,15 @@ def site(tmp_path: Path) -> Iterator[LiveServer]:
         yield live
     finally:
         stop_server(server, thread)
+
+
+@pytest.fixture
+def slow_site(tmp_path: Path) -> Iterator[LiveServer]:
+    """The service on SQLite with a 1 s bound on every wait for the store."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+                        db_timeout_seconds=1.0, outbox_poll_seconds=0.1, _env_file=None)
+    live, server, thread = start_server(settings)
+    try:
+        yield live
+    finally:
+        stop_server(server, thread)

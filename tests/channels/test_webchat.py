@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,9 +16,13 @@ from channels.webchat import (
     STATIC_DIR,
     Connections,
     WebchatSender,
+    client_message_id,
+    message_key,
+    parse_hello,
     parse_http_message,
     parse_ws_message,
     reply_payload,
+    validate_visitor_id,
 )
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -48,7 +54,8 @@ def test_http_valid_body() -> None:
     msg = parse_http_message(data, NOW)
     assert msg.channel == "webchat"
     assert msg.user_id == VISITOR
-    assert msg.message_id == "m-1"
+    assert msg.message_id == message_key(VISITOR, "m-1")
+    assert client_message_id(msg.message_id) == "m-1"
     assert msg.text == "我的卡被多扣了200元"
     assert msg.timestamp == NOW
     assert msg.kind == "text"
@@ -67,14 +74,18 @@ def test_http_lang_is_optional(lang: object) -> None:
     assert msg.lang == (lang if isinstance(lang, str) else None)
 
 
-@pytest.mark.parametrize("visitor_id", ["abcdefgh", "A" * 64, "a_b-c_d-1", VISITOR])
+@pytest.mark.parametrize("visitor_id", [
+    "a" * 22, "A" * 64, "a_b-c_d-1_a_b-c_d-1_a_", VISITOR, uuid.uuid4().hex,
+    secrets.token_urlsafe(16), secrets.token_urlsafe(48)])
 def test_http_visitor_id_bounds_accepted(visitor_id: str) -> None:
     assert parse_http_message(body(visitor_id=visitor_id), NOW).user_id == visitor_id
+    assert validate_visitor_id(visitor_id) == visitor_id
 
 
 @pytest.mark.parametrize("message_id", ["1", "x" * 64, "a.b:c-d_e"])
 def test_http_message_id_bounds_accepted(message_id: str) -> None:
-    assert parse_http_message(body(client_message_id=message_id), NOW).message_id == message_id
+    msg = parse_http_message(body(client_message_id=message_id), NOW)
+    assert client_message_id(msg.message_id) == message_id
 
 
 def test_http_text_at_the_limit_is_accepted() -> None:
@@ -88,11 +99,17 @@ def test_http_text_at_the_limit_is_accepted() -> None:
     [
         ({"visitor_id": _MISSING}, "visitor_id"),
         ({"visitor_id": "short"}, "visitor_id"),
+        # Guessable: fewer than 22 characters cannot hold 128 random bits.
+        ({"visitor_id": "abcdefgh"}, "visitor_id"),
+        ({"visitor_id": "visitor-0001"}, "visitor_id"),
+        ({"visitor_id": "a" * 21}, "visitor_id"),
+        ({"visitor_id": uuid.uuid4().hex[:20]}, "visitor_id"),
         ({"visitor_id": "a" * 65}, "visitor_id"),
         ({"visitor_id": "abc def gh"}, "visitor_id"),
-        ({"visitor_id": "abcdefgh\n"}, "visitor_id"),
-        ({"visitor_id": "访客访客访客访客"}, "visitor_id"),
-        ({"visitor_id": "abc.defgh"}, "visitor_id"),
+        ({"visitor_id": VISITOR + "\n"}, "visitor_id"),
+        ({"visitor_id": "访客" * 12}, "visitor_id"),
+        ({"visitor_id": VISITOR.replace("-", ".")}, "visitor_id"),
+        ({"visitor_id": VISITOR[:-1] + "="}, "visitor_id"),
         ({"visitor_id": 12345678}, "visitor_id"),
         ({"visitor_id": None}, "visitor_id"),
         ({"text": _MISSING}, "text"),
@@ -146,7 +163,8 @@ def test_ws_valid_frame() -> None:
     data = frame(lang="en", unknown=1)
     msg = parse_ws_message(data, VISITOR, NOW)
     assert (msg.channel, msg.user_id, msg.message_id, msg.text, msg.lang) == (
-        "webchat", VISITOR, "c:1.a_b", "hello", "en")
+        "webchat", VISITOR, message_key(VISITOR, "c:1.a_b"), "hello", "en")
+    assert client_message_id(msg.message_id) == "c:1.a_b"
     assert msg.timestamp == NOW
     assert msg.raw == data
 
@@ -178,7 +196,8 @@ def test_ws_invalid_field_is_named(changes: dict[str, object], field: str) -> No
     assert err.value.detail.startswith(field + " ")
 
 
-@pytest.mark.parametrize("visitor_id", ["", "short", "a" * 65, "has space!", 12345678])
+@pytest.mark.parametrize("visitor_id", ["", "short", "abcdefgh", "a" * 21, "a" * 65,
+                                        "has space!" * 3, 12345678])
 def test_ws_invalid_visitor_id(visitor_id: object) -> None:
     with pytest.raises(InvalidPayload, match=r"^visitor_id "):
         parse_ws_message(frame(), visitor_id, NOW)  # type: ignore[arg-type]
@@ -188,6 +207,37 @@ def test_ws_invalid_visitor_id(visitor_id: object) -> None:
 def test_ws_non_object_frame(data: object) -> None:
     with pytest.raises(InvalidPayload, match="must be a JSON object"):
         parse_ws_message(data, VISITOR, NOW)
+
+
+# ---- parse_hello and message keys --------------------------------------------------------
+
+def test_hello_gives_the_visitor_id() -> None:
+    assert parse_hello({"type": "hello", "visitor_id": VISITOR}) == VISITOR
+    assert parse_hello({"type": "hello", "visitor_id": VISITOR, "lang": "zh"}) == VISITOR
+
+
+@pytest.mark.parametrize("data", [
+    None, "hello", [], ["hello", VISITOR], {"visitor_id": VISITOR},
+    {"type": "message", "visitor_id": VISITOR, "text": "hi", "client_message_id": "m"},
+    {"type": "hello"}, {"type": "hello", "visitor_id": None},
+    {"type": "hello", "visitor_id": "abcdefgh"}, {"type": "hello", "visitor_id": 1234567890},
+    {"type": "HELLO", "visitor_id": VISITOR},
+])
+def test_a_bad_hello_is_refused(data: object) -> None:
+    with pytest.raises(InvalidPayload):
+        parse_hello(data)
+
+
+def test_message_keys_are_per_visitor_and_hide_the_visitor_id() -> None:
+    other = uuid.uuid4().hex
+    mine, theirs = message_key(VISITOR, "m-1"), message_key(other, "m-1")
+    assert mine != theirs
+    assert mine == message_key(VISITOR, "m-1")            # resent: the same key, deduplicated
+    assert VISITOR not in mine and other not in theirs
+    assert client_message_id(mine) == client_message_id(theirs) == "m-1"
+    longest = message_key("A" * 64, "x" * 64)
+    assert len(longest) <= 128                              # the store's external_id column
+    assert client_message_id(message_key(VISITOR, "a:b:c")) == "a:b:c"
 
 
 # ---- reply_payload ----------------------------------------------------------------------
@@ -390,6 +440,26 @@ def test_widget_has_the_test_ids_and_endpoints() -> None:
         assert path in source, path
     assert "textContent" in source
     assert "pre-wrap" in source
+
+
+def test_widget_never_puts_the_visitor_id_in_a_url() -> None:
+    source = WIDGET.read_text(encoding="utf-8")
+    code = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)   # the comment shows the formats
+    assert "?visitor_id" not in code and "searchParams" not in code
+    assert '"X-Visitor-Id"' in code
+    assert 'type: "hello"' in code and '"ready"' in code
+    assert "4401" in code and "status === 401" in code
+    assert "retry === true" in code
+
+
+def test_widget_makes_ids_of_128_random_bits() -> None:
+    source = WIDGET.read_text(encoding="utf-8")
+    body = re.search(r"function randomId\(\) \{(.*?)\n  \}", source, re.DOTALL)
+    assert body is not None
+    # 16 bytes from the CSPRNG, no weaker path (Math.random, or a UUID's 122 bits).
+    assert "new Uint8Array(16)" in body.group(1) and "getRandomValues" in body.group(1)
+    assert "Math.random" not in body.group(1) and "randomUUID()" not in body.group(1)
+    assert "/^[A-Za-z0-9_-]{22,64}$/" in source
 
 
 def test_demo_page_embeds_the_widget_once() -> None:

@@ -7,24 +7,37 @@
  * Plain JavaScript, no dependencies. Every piece of text goes in with textContent or
  * createTextNode: messages may contain markup and must never be parsed as HTML.
  *
+ * The visitor id V (32 hex digits from crypto.getRandomValues: 128 random bits) is the chat's
+ * only credential. It never goes in a URL (browser history, proxies and server logs keep
+ * URLs): it travels in a body, a header or the socket's first frame.
+ *
  * Wire formats:
- *   GET  {base}/channels/webchat/history?visitor_id=V
+ *   GET  {base}/channels/webchat/history   with the header  X-Visitor-Id: V
  *        -> {"messages": [{"direction": "in"|"out", "text", "quick_replies": [...],
  *                          "client_message_id"?, "id"?}]}
  *   POST {base}/channels/webchat/messages
  *        {"visitor_id", "text", "client_message_id", "lang"?} -> {"replies": [...]}
- *   WS   {base}/channels/webchat/ws?visitor_id=V
+ *   WS   {base}/channels/webchat/ws   (no query)
+ *        first frame, browser -> server: {"type": "hello", "visitor_id": V}
+ *                     server -> browser: {"type": "ready"}  (only then are messages sent)
  *        browser -> server: {"type": "message", "text", "client_message_id", "lang"?}
  *        server -> browser: {"type": "replies", "in_reply_to": id, "replies": [...]}
  *                           {"type": "message", "replies": [...], "id"?}
- *                           {"type": "error", "in_reply_to": id, "detail"}
+ *                           {"type": "error", "in_reply_to": id, "detail", "retry"?}
+ *        "retry": true means the store was unavailable: the message is sent again later.
  *   reply = {"text", "quick_replies": [{"label", "payload"}]}
+ *   A visitor id idle too long has expired: 401 from POST and history, socket close code
+ *   4401. The widget then makes a new id and starts afresh (the old conversation is not
+ *   shown), sending its unacknowledged messages again under the new id.
+ * client_message_id is unique per visitor; a resent one gets the same answer.
  * "in" is the customer's side, "out" the service's (the server's point of view).
  */
 (() => {
   "use strict";
 
   if (window.__complaintChatWidget) return;
+  // Without Web Crypto there is no safe visitor id; every browser that runs this script has it.
+  if (!window.crypto || typeof window.crypto.getRandomValues !== "function") return;
   window.__complaintChatWidget = true;
 
   const script = document.currentScript ||
@@ -43,6 +56,8 @@
   const MAX_TEXT = 4000;
   const ACK_TIMEOUT_MS = 8000;      // a socket message not answered by then goes by POST
   const POST_RETRIES = 4;           // automatic POST attempts before "failed, retry"
+  const MAX_RENEWALS = 3;           // new visitor ids one message may cause (expiry)
+  const CLOSE_EXPIRED = 4401;       // the socket's close code for an expired visitor id
   const STORE_PREFIX = "complaintChat:";
 
   const T = {
@@ -94,26 +109,36 @@
         window.localStorage.setItem(STORE_PREFIX + key, value);
       } catch (_) { /* private mode or full: memory keeps it for this page */ }
     },
+    remove(key) {
+      memory.delete(key);
+      try {
+        window.localStorage.removeItem(STORE_PREFIX + key);
+      } catch (_) { /* nothing stored there */ }
+    },
   };
 
+  // 16 bytes from the browser's CSPRNG as 32 hex digits: 128 random bits, always (a UUID
+  // from crypto.randomUUID would hold only 122, and it exists only in secure contexts).
   function randomId() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") {
-      return window.crypto.randomUUID();
-    }
     const bytes = new Uint8Array(16);
-    if (window.crypto && window.crypto.getRandomValues) {
-      window.crypto.getRandomValues(bytes);
-    } else {
-      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-    }
+    window.crypto.getRandomValues(bytes);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  const VISITOR_RE = /^[A-Za-z0-9_-]{8,64}$/;
+  // What the server accepts as a visitor id (22-64 of A-Z a-z 0-9 _ -).
+  const VISITOR_RE = /^[A-Za-z0-9_-]{22,64}$/;
   let visitorId = store.get("visitor_id");
   if (!visitorId || !VISITOR_RE.test(visitorId)) {
+    // None yet, or one from an older widget that the server no longer accepts: a new one,
+    // keeping the messages typed under the old one.
+    const previous = visitorId;
     visitorId = randomId();
     store.set("visitor_id", visitorId);
+    if (previous) {
+      const unsent = store.get("pending:" + previous);
+      if (unsent) store.set("pending:" + visitorId, unsent);
+      store.remove("pending:" + previous);
+    }
   }
 
   // Unsent messages: [{id, text, label}] in the order typed, kept until acknowledged.
@@ -133,10 +158,9 @@
       JSON.stringify(pending.map(({ id, text, label }) => ({ id, text, label }))));
   }
 
-  function url(path, params) {
-    const u = new URL(baseHref + path);
-    for (const [k, v] of Object.entries(params || {})) u.searchParams.set(k, v);
-    return u;
+  // Never with the visitor id: it goes in the body, a header or the socket's hello frame.
+  function url(path) {
+    return new URL(baseHref + path);
   }
 
   // ---- styles -------------------------------------------------------------------------
@@ -328,6 +352,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   // ---- sending ------------------------------------------------------------------------
   let socket = null;
   let socketOpen = false;
+  let started = false;            // the panel was opened (or unsent messages resumed)
 
   function findPending(id) {
     return pending.find((m) => m.id === id);
@@ -352,6 +377,21 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     clearTimeout(item.timer);
     item.inflight = false;
     setBubbleState(item, "failed", detail);
+  }
+
+  // Not stored this time (network, 5xx, the store unavailable): again after a pause,
+  // by socket or POST, with the same id; after POST_RETRIES tries the customer decides.
+  function retryLater(item) {
+    clearTimeout(item.timer);
+    item.inflight = false;
+    item.attempts = (item.attempts || 0) + 1;
+    if (item.attempts < POST_RETRIES) {
+      setBubbleState(item, "sending");
+      const delay = 1000 * 2 ** (item.attempts - 1);
+      item.timer = setTimeout(() => deliver(item), delay);
+    } else {
+      setBubbleState(item, "failed");
+    }
   }
 
   function deliver(item) {
@@ -379,9 +419,11 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     item.inflight = true;
     item.via = "post";
     clearTimeout(item.timer);
-    const body = { visitor_id: visitorId, text: item.text, client_message_id: item.id };
+    const sentAs = visitorId;
+    const body = { visitor_id: sentAs, text: item.text, client_message_id: item.id };
     if (explicitLang) body.lang = explicitLang;
     let permanent = null;
+    let expired = false;
     try {
       const res = await fetch(url("/channels/webchat/messages"), {
         method: "POST",
@@ -393,26 +435,32 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
         acknowledge(item.id, data && data.replies);
         return;
       }
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      if (res.status === 401) {
+        expired = true;
+      } else if (res.status >= 400 && res.status < 500 && res.status !== 408 &&
+          res.status !== 429) {
         const data = await res.json().catch(() => null);
         permanent = (data && typeof data.detail === "string" && data.detail) ||
           String(res.status);
       }
     } catch (_) { /* network error: retry below */ }
     if (answered.has(item.id)) return;  // answered over the socket meanwhile
+    // Sent under an id replaced since: renew() has already sent it again under the new one.
+    if (sentAs !== visitorId) return;
     item.inflight = false;
+    if (expired) {
+      item.renewals = (item.renewals || 0) + 1;
+      if (item.renewals <= MAX_RENEWALS) {
+        renew(sentAs);              // a new id; every unsent message goes again under it
+        return;
+      }
+      permanent = "401";
+    }
     if (permanent) {
       setBubbleState(item, "failed", permanent);
       return;
     }
-    item.attempts = (item.attempts || 0) + 1;
-    if (item.attempts < POST_RETRIES) {
-      setBubbleState(item, "sending");
-      const delay = 1000 * 2 ** (item.attempts - 1);
-      item.timer = setTimeout(() => deliver(item), delay);
-    } else {
-      setBubbleState(item, "failed");
-    }
+    retryLater(item);
   }
 
   function submit(text, shownLabel) {
@@ -452,14 +500,31 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
       }
       renderReplies(frame.replies);
     } else if (frame.type === "error" && typeof frame.in_reply_to === "string") {
-      reject(frame.in_reply_to, typeof frame.detail === "string" ? frame.detail : "");
+      if (frame.retry === true) {
+        // The store was unavailable: nothing was stored; the same message again later.
+        const item = findPending(frame.in_reply_to);
+        if (item && !answered.has(item.id)) retryLater(item);
+      } else {
+        reject(frame.in_reply_to, typeof frame.detail === "string" ? frame.detail : "");
+      }
     }
+  }
+
+  function ready() {
+    socketOpen = true;
+    backoff = 1000;
+    status.hidden = true;
+    if (connectedOnce) loadHistory(true);   // catch up on what was pushed meanwhile
+    connectedOnce = true;
+    flushPending();
   }
 
   function connect() {
     if (socket || typeof WebSocket !== "function") return;
-    const u = url("/channels/webchat/ws", { visitor_id: visitorId });
+    clearTimeout(reconnectTimer);
+    const u = url("/channels/webchat/ws");
     u.protocol = base.protocol === "https:" || location.protocol === "https:" ? "wss:" : "ws:";
+    const speaksFor = visitorId;
     let ws;
     try {
       ws = new WebSocket(u.href);
@@ -468,27 +533,44 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
       return;
     }
     socket = ws;
+    let helloTimer = null;
     ws.addEventListener("open", () => {
-      socketOpen = true;
-      backoff = 1000;
-      status.hidden = true;
-      if (connectedOnce) loadHistory(true);   // catch up on what was pushed meanwhile
-      connectedOnce = true;
-      flushPending();
+      if (socket !== ws) return;
+      // Who we are goes in the first frame; messages wait for the server's "ready".
+      try {
+        ws.send(JSON.stringify({ type: "hello", visitor_id: speaksFor }));
+      } catch (_) {
+        ws.close();
+        return;
+      }
+      helloTimer = setTimeout(() => {
+        if (socket === ws && !socketOpen) ws.close();
+      }, ACK_TIMEOUT_MS);
     });
     ws.addEventListener("message", (event) => {
+      if (socket !== ws) return;    // a socket replaced since (a new visitor id)
       let frame;
       try {
         frame = JSON.parse(event.data);
       } catch (_) {
         return;
       }
+      if (frame && frame.type === "ready") {
+        clearTimeout(helloTimer);
+        if (!socketOpen) ready();
+        return;
+      }
       handleFrame(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
+      clearTimeout(helloTimer);
       if (socket !== ws) return;
       socket = null;
       socketOpen = false;
+      if (event.code === CLOSE_EXPIRED && speaksFor === visitorId) {
+        renew(speaksFor);           // a new id, a new socket, unsent messages sent again
+        return;
+      }
       if (connectedOnce) {
         status.textContent = T.offline;
         status.hidden = false;
@@ -510,6 +592,41 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     const delay = backoff + Math.floor(Math.random() * 500);
     backoff = Math.min(backoff * 2, 30000);
     reconnectTimer = setTimeout(connect, delay);
+  }
+
+  // ---- an expired visitor id ----------------------------------------------------------
+  // The server no longer honours `expiredId` (idle too long): continue under a new id, in a
+  // new conversation. The old conversation is not shown; unacknowledged messages are kept
+  // and sent again under the new id.
+  function renew(expiredId) {
+    if (expiredId !== visitorId) return;      // already renewed by another request
+    const stored = store.get("visitor_id");
+    // Another tab of this site may have renewed it already: share its new id.
+    const next = stored && stored !== expiredId && VISITOR_RE.test(stored) ? stored : randomId();
+    store.remove("pending:" + expiredId);
+    visitorId = next;
+    store.set("visitor_id", next);
+    savePending();
+    seenIds.clear();
+    for (const item of pending) {
+      clearTimeout(item.timer);
+      item.inflight = false;
+      item.attempts = 0;
+    }
+    if (socket) {                             // it spoke for the old id
+      const old = socket;
+      socket = null;
+      socketOpen = false;
+      try {
+        old.close(1000);
+      } catch (_) { /* already closing */ }
+    }
+    if (!started) return;
+    renderAll([]);
+    historyLoaded = true;
+    backoff = 1000;
+    connect();
+    flushPending();
   }
 
   // ---- history ------------------------------------------------------------------------
@@ -548,10 +665,20 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   }
 
   async function loadHistory(refresh) {
+    const asked = visitorId;
     try {
-      const res = await fetch(url("/channels/webchat/history", { visitor_id: visitorId }));
+      const res = await fetch(url("/channels/webchat/history"), {
+        headers: { "X-Visitor-Id": asked },
+        cache: "no-store",
+      });
+      if (asked !== visitorId) return;        // renewed meanwhile: that history is gone
+      if (res.status === 401) {
+        renew(asked);
+        return;
+      }
       if (res.ok) {
         const data = await res.json();
+        if (asked !== visitorId) return;
         if (data && Array.isArray(data.messages)) {
           renderAll(data.messages);
           historyLoaded = true;
@@ -559,6 +686,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
         }
       }
     } catch (_) { /* offline: show what we have */ }
+    if (asked !== visitorId) return;
     if (!refresh && !historyLoaded) {
       renderAll([]);
       historyLoaded = true;
@@ -566,7 +694,6 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   }
 
   // ---- opening, closing, input --------------------------------------------------------
-  let started = false;
 
   async function start() {
     if (started) return;
