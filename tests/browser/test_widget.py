@@ -165,9 +165,12 @@ def test_an_id_expiring_while_the_page_is_open_resends_under_a_new_one(browser, 
     say(page, "ATM吞卡了")
     expect(customer_messages(page)).to_have_count(1, timeout=15000)   # the old one is gone
     expect(customer_messages(page).first).to_have_text("ATM吞卡了")
-    expect(customer_messages(page).first).to_have_attribute("data-state", "sent",
-                                                             timeout=15000)
     expect(bot_messages(page)).not_to_have_count(0, timeout=15000)
+    # Acknowledged: either marked sent, or already shown back from the new conversation's
+    # history (when the new socket's catch-up wins the race), never failed.
+    expect(customer_messages(page).first).not_to_have_attribute("data-state", "failed")
+    expect(customer_messages(page).first).not_to_have_attribute("data-state", "sending",
+                                                                 timeout=15000)
     new = stored_visitor_id(page)
     assert new != old
     assert inbound_texts(site, new) == ["ATM吞卡了"]
