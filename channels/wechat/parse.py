@@ -44,7 +44,7 @@ def parse_message(xml: str, received_at: datetime,
         event = _field(data, "Event").lower()
         # Sender and CreateTime, as WeChat advises, plus the event: two taps on different
         # menu buttons within one second are two events, while a retry repeats all three.
-        key = str(data.get("EventKey") or "")
+        key = _text(data, "EventKey")
         event_id = f"e{user}:{created}:{event}" + (f":{key}" if key else "")
         if event == "subscribe":
             return inbound(event_id, "command", "/start")
@@ -55,24 +55,34 @@ def parse_message(xml: str, received_at: datetime,
             return inbound(event_id, "command", command) if command else None
         return None
 
-    msg_id = str(data.get("MsgId") or "").strip()
+    msg_id = _text(data, "MsgId").strip()
     # The sender is part of the key: a MsgId another user sends must never match theirs.
     message_id = f"m{user}:{msg_id}" if msg_id else f"m{user}:{created}"
     if msg_type == "text":
-        return inbound(message_id, "text", str(data.get("Content") or ""))
+        return inbound(message_id, "text", _text(data, "Content"))
     if msg_type == "voice":
-        heard = str(data.get("Recognition") or "").strip()
-        voice = (Attachment("voice", str(data.get("MediaId") or ""),
-                            {"format": data.get("Format")}),)
+        heard = _text(data, "Recognition").strip()
+        voice = (Attachment("voice", _text(data, "MediaId"),
+                            {"format": _text(data, "Format") or None}),)
         # WeChat's own speech recognition stands in for typing; without it we ask to type.
         return inbound(message_id, "text" if heard else "unsupported", heard, voice)
     if msg_type in _EVIDENCE:
-        meta = {k: data[k] for k in ("PicUrl", "ThumbMediaId", "Title", "FileKey")
+        meta = {k: _text(data, k) for k in ("PicUrl", "ThumbMediaId", "Title", "FileKey")
                 if data.get(k)}
         return inbound(message_id, "attachment", "",
-                       (Attachment(_EVIDENCE[msg_type], str(data.get("MediaId") or ""),
-                                   meta),))
+                       (Attachment(_EVIDENCE[msg_type], _text(data, "MediaId"), meta),))
     return inbound(message_id, "unsupported")
+
+
+def _text(data: Mapping[str, object], name: str) -> str:
+    """An optional text field; "" when absent. WeChat's fields are flat text: an element
+    with elements inside is no push of WeChat's."""
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidPayload(f"<{name}> must be text, not nested elements")
+    return value
 
 
 def _field(data: Mapping[str, object], name: str) -> str:
