@@ -429,10 +429,12 @@ class ServerError(RuntimeError):
 
 
 class Server:
-    """A server child process in its own process group, with its output in a log file."""
+    """A server child process in its own process group, with its output in a log file (each
+    start appends to it, so a restarted server's log keeps what came before)."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.argv, self.env, self.log = name, argv, env, log
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path,
+                 cwd: Path = ROOT) -> None:
+        self.name, self.argv, self.env, self.log, self.cwd = name, argv, env, log, cwd
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready: ReadyCheck, timeout: float, *,
@@ -440,8 +442,8 @@ class Server:
               late: str = "not ready after {timeout:.0f} s ({last})") -> None:
         """Start the process and wait until `ready()` says so. `died` and `late` are the
         ServerError's words (`{code}`; `{timeout}`, `{last}`: the check's last answer)."""
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out,
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from tests.service.conftest import LiveServer, start_server, stop_server
+from tests.service.conftest import LiveServer, serving
 
 CHROMIUM = os.environ.get("INTAKE_TEST_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium on a closed network keeps trying to reach Google's hosts.
@@ -37,22 +37,15 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[LiveServer]:
     """The service on its embedded default, a SQLite file."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
-                        outbox_poll_seconds=0.1, _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+                          outbox_poll_seconds=0.1, _env_file=None)) as live:
         yield live
-    finally:
-        stop_server(server, thread)
 
 
 @pytest.fixture
 def slow_site(tmp_path: Path) -> Iterator[LiveServer]:
     """The service on SQLite with a 1 s bound on every wait for the store."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
-                        db_timeout_seconds=1.0, outbox_poll_seconds=0.1, _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+                          db_timeout_seconds=1.0, outbox_poll_seconds=0.1,
+                          _env_file=None)) as live:
         yield live
-    finally:
-        stop_server(server, thread)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +11,8 @@ from playwright.sync_api import Page, WebSocket, expect
 from sqlalchemy import select
 
 from bot.store import cases
-from bot.store.db import make_engine
 from bot.store.models import ChannelIdentity, Conversation, Message
+from tests.service.conftest import conversations_locked
 
 NUMBER = re.compile(r"TS\d{8}-\d{4}")
 OPENING = ("我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
@@ -240,27 +239,10 @@ def test_a_store_outage_is_sent_again_later(browser, slow_site):
     expect(bot_messages(page).first).to_be_visible(timeout=15000)
     sockets.wait_for(page, '"ready"')
 
-    # Another connection holds the write lock for 2.5 s: the socket answers "retry".
-    locker = make_engine(site.settings.database_url)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with locker.begin() as conn:
-            conn.execute(select(Conversation).with_for_update()).all()
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(10)
+    # Another connection holds the write lock 1.5 s past the answer: "retry".
+    with conversations_locked(site.settings.database_url, linger=1.5):
         say(page, "柜员态度很差")
         sockets.wait_for(page, '"retry":true')
-    finally:
-        time.sleep(1.5)
-        release.set()
-        holder.join()
-        locker.dispose()
     expect(customer_messages(page).last).to_have_attribute("data-state", "sent", timeout=20000)
     expect(page.get_by_test_id("chat-retry")).to_have_count(0)
     expect(bot_messages(page)).to_have_count(2, timeout=15000)

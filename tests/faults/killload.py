@@ -20,7 +20,6 @@ import re
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from bench.common import Server, child_env, free_port, healthz
 from bot.store.db import make_engine
 from bot.store.models import Case, CaseCounter, Message, OutboxItem
 from bot.store.outbox import LEASE
@@ -62,12 +62,6 @@ _TG_ID = re.compile(r"(\d+:\d+)$")
 # --------------------------------------------------------------------------- the service
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def port_refuses(port: int) -> bool:
     """True when nothing accepts connections on 127.0.0.1:`port`."""
     try:
@@ -79,64 +73,39 @@ def port_refuses(port: int) -> bool:
 
 class ServiceProcess:
     """`python -m bot.cli serve` (one process: uvicorn runs in it, no wrapper) on one port and
-    one database, restartable. Output of every generation goes to one log file."""
+    one database, restartable; bench's `Server` runs it. Every start appends to one log."""
 
     def __init__(self, database_url: str, workdir: Path,
                  extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "service.log"
-        self.workdir = workdir
-        env = {k: v for k, v in os.environ.items()
+        env = {k: v for k, v in child_env().items()
                if not k.startswith("INTAKE_") and k.lower() not in _PROXY_VARS}
         env.update(INTAKE_DATABASE_URL=database_url, INTAKE_OUTBOX_POLL_SECONDS="0.1",
-                   INTAKE_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT),
-                                                            os.environ.get("PYTHONPATH")])))
+                   INTAKE_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
         env.update(extra_env or {})
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
+        argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+                "--port", str(self.port)]
+        # The work directory, not the project's: a developer's .env must not reach it.
+        self.server = Server("intake serve", argv, env, workdir / "service.log", cwd=workdir)
         self.ready_seconds: list[float] = []  # spawn -> /healthz 200, per start
         self.kills = 0
         self.kill_times: list[float] = []  # monotonic
         self.kill_clock: list[datetime] = []  # the same, on the store's clock (UTC)
 
-    def argv(self) -> list[str]:
-        return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port)]
-
     async def start(self) -> float:
-        """Spawn and wait for /healthz 200; the seconds it took."""
-        assert self.proc is None or self.proc.poll() is not None, "already running"
+        """Spawn and wait for /healthz 200 (off the event loop); the seconds it took."""
+        proc = self.server.proc
+        assert proc is None or proc.poll() is not None, "already running"
         started = time.monotonic()
-        with open(self.log, "ab") as out:
-            out.write(f"---- start {len(self.ready_seconds) + 1}\n".encode())
-            out.flush()
-            self.proc = subprocess.Popen(self.argv(), cwd=self.workdir, env=self.env,
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-        last = "not started"
-        async with httpx.AsyncClient(trust_env=False, timeout=2.0) as client:
-            while time.monotonic() - started < START_TIMEOUT:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"the service exited with {self.proc.returncode} "
-                                         f"before it was ready:\n{self.tail()}")
-                try:
-                    response = await client.get(f"{self.url}/healthz")
-                    if response.status_code == 200:
-                        took = time.monotonic() - started
-                        self.ready_seconds.append(took)
-                        return took
-                    last = f"HTTP {response.status_code}"
-                except httpx.TransportError as exc:
-                    last = type(exc).__name__
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"the service was not ready after {START_TIMEOUT:.0f} s "
-                             f"({last}):\n{self.tail()}")
+        await asyncio.to_thread(self.server.start, healthz(self.port), START_TIMEOUT)
+        took = time.monotonic() - started
+        self.ready_seconds.append(took)
+        return took
 
     def kill9(self) -> None:
         """SIGKILL the server process itself and make sure the port is dead."""
-        proc = self.proc
+        proc = self.server.proc
         assert proc is not None and proc.poll() is None, "the service is not running"
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert b"bot.cli" in cmdline and b"serve" in cmdline, cmdline  # the server, no shell
@@ -150,24 +119,10 @@ class ServiceProcess:
 
     def stop(self) -> None:
         """A graceful stop (SIGTERM), SIGKILL of its group if it hangs; idempotent."""
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # its own session, started here
-            proc.wait(timeout=10)
+        self.server.stop()
 
     def tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text("utf-8", errors="replace")
-        except OSError:
-            return "(no output)"
-        return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+        return self.server.tail(lines)
 
 
 def http_client(connections: int = 64) -> httpx.AsyncClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -11,9 +12,12 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from bot.app import Service, create_app
 from bot.settings import Settings
+from bot.store.db import make_engine
+from bot.store.models import Conversation
 
 
 @dataclass
@@ -55,11 +59,43 @@ def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
     thread.join(timeout=20)
 
 
-@pytest.fixture
-def live(database_url: str) -> Iterator[LiveServer]:
-    settings = Settings(database_url=database_url, outbox_poll_seconds=0.1, _env_file=None)
-    server_info, server, thread = start_server(settings)
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[LiveServer]:
+    """The service running with `settings` for the block."""
+    live, server, thread = start_server(settings)
     try:
-        yield server_info
+        yield live
     finally:
         stop_server(server, thread)
+
+
+@contextlib.contextmanager
+def conversations_locked(database_url: str, linger: float = 0.0) -> Iterator[None]:
+    """Another connection holds every conversation row (SQLite: the write lock) for the
+    block, and `linger` seconds after it: the store is too slow for the service."""
+    locker = make_engine(database_url)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with locker.begin() as conn:
+            conn.execute(select(Conversation).with_for_update()).all()
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10), "could not take the lock"
+        yield
+    finally:
+        time.sleep(linger)
+        release.set()
+        holder.join()
+        locker.dispose()
+
+
+@pytest.fixture
+def live(database_url: str) -> Iterator[LiveServer]:
+    with serving(Settings(database_url=database_url, outbox_poll_seconds=0.1,
+                          _env_file=None)) as server:
+        yield server

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from bot.settings import Settings
 from bot.store.db import make_engine, make_sessionmaker
 from bot.store.models import CallTranscript, Case, CaseEvent
-from tests.service.conftest import start_server, stop_server
+from tests.service.conftest import serving
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = DATA / "hotline"
@@ -164,13 +164,9 @@ def test_a_missing_path_is_reported():
 
 @pytest.fixture
 def live_hotline(database_url):
-    settings = Settings(database_url=database_url, hotline_api_key=API_KEY,
-                        outbox_poll_seconds=0.1, _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(Settings(database_url=database_url, hotline_api_key=API_KEY,
+                          outbox_poll_seconds=0.1, _env_file=None)) as live:
         yield live
-    finally:
-        stop_server(server, thread)
 
 
 def _post(live, body: bytes | str, key: str | None = API_KEY, **params: str) -> httpx.Response:
@@ -228,32 +224,23 @@ def test_the_api_refuses_without_the_right_key(live_hotline):
 def test_the_api_rejects_malformed_bodies(tmp_path, body):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db'}", hotline_api_key=API_KEY,
                         _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(settings) as live:
         response = _post(live, body)
         assert response.status_code == 422
         assert response.json()["detail"]
         with live.service.sessions() as s:
             assert s.scalar(select(func.count()).select_from(Case)) == 0
-    finally:
-        stop_server(server, thread)
 
 
 def test_the_api_refuses_oversized_bodies_and_is_off_without_a_key(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db'}", hotline_api_key=API_KEY,
                         hotline_max_bytes=4096, _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(settings) as live:
         big = json.dumps({"turns": [{"speaker": "customer", "text": "投诉" * 3000}]})
         assert _post(live, big).status_code == 413
-    finally:
-        stop_server(server, thread)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'db2'}", _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(settings) as live:
         assert _post(live, b'{"turns": []}').status_code == 404
-    finally:
-        stop_server(server, thread)
 
 
 def test_a_hotline_case_shows_its_masked_transcript(tmp_path):

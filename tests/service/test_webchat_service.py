@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from bot.settings import Settings
 from bot.store import cases
-from bot.store.db import make_engine
 from bot.store.models import (
     Case,
     CaseEvent,
@@ -32,7 +30,7 @@ from bot.store.models import (
 )
 from channels.webchat import message_key
 
-from .conftest import LiveServer, start_server, stop_server
+from .conftest import LiveServer, conversations_locked, serving, start_server, stop_server
 
 NUMBER = re.compile(r"TS\d{8}-\d{4}")
 OPENING = ("我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
@@ -477,13 +475,9 @@ def test_the_same_client_message_id_over_two_sockets(live):
 @pytest.fixture
 def slow_store(database_url: str) -> Iterator[LiveServer]:
     """The service with a 1 s bound on every wait for the store."""
-    settings = Settings(database_url=database_url, db_timeout_seconds=1.0,
-                        outbox_poll_seconds=0.1, _env_file=None)
-    live, server, thread = start_server(settings)
-    try:
+    with serving(Settings(database_url=database_url, db_timeout_seconds=1.0,
+                          outbox_poll_seconds=0.1, _env_file=None)) as live:
         yield live
-    finally:
-        stop_server(server, thread)
 
 
 def test_a_store_outage_on_the_socket_asks_the_widget_to_send_again(slow_store, database_url):
@@ -492,27 +486,11 @@ def test_a_store_outage_on_the_socket_asks_the_widget_to_send_again(slow_store, 
         hello(ws, v)
         ws.send(json.dumps({"type": "message", "text": "我要投诉！", "client_message_id": "o1"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "replies"
-        # Another connection holds the conversation (SQLite: the write lock) for 3 s.
-        locker = make_engine(database_url)
-        held, release = threading.Event(), threading.Event()
-
-        def hold() -> None:
-            with locker.begin() as conn:
-                conn.execute(select(Conversation).with_for_update()).all()
-                held.set()
-                release.wait(10)
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        try:
-            assert held.wait(10)
+        # Another connection holds the conversation (SQLite: the write lock).
+        with conversations_locked(database_url):
             ws.send(json.dumps({"type": "message", "text": "柜员态度很差",
                                 "client_message_id": "o2"}))
             frame = json.loads(ws.recv(timeout=15))
-        finally:
-            release.set()
-            holder.join()
-            locker.dispose()
         assert frame["type"] == "error" and frame["retry"] is True
         assert frame["in_reply_to"] == "o2"
         # Sent again once the store is back: answered, and stored once.
