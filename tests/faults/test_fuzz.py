@@ -32,8 +32,9 @@ import os
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -185,6 +186,9 @@ class Target:
     client: httpx.Client
     telegram: FakeTelegram
     wechat: FakeWeChat
+    # What the fuzzers got back, for the suite's closing figures: status -> count; None for
+    # a request that got no answer at all.
+    answered: Counter[int | None] = field(default_factory=Counter)
 
     # -------------------------------------------------------- requests
 
@@ -197,10 +201,12 @@ class Target:
             response = self.client.request(method, path, content=body, headers=headers,
                                            params=params)
         except httpx.HTTPError as exc:
+            self.answered[None] += 1
             self.reconnect()
             return None, self.describe(method, path, headers, params, body, what,
                                        f"no answer: {type(exc).__name__}: {exc}",
                                        self.log.since(mark, wait=1.0))
+        self.answered[response.status_code] += 1
         if response.status_code >= 500:
             self.reconnect()
             return response.status_code, self.describe(
@@ -282,6 +288,11 @@ def target(request: pytest.FixtureRequest,
             try:
                 yield target
             finally:
+                got = target.answered
+                print(f"\nFAULTS fuzz {request.param}: HTTP requests {sum(got.values())}, "
+                      f"5xx {sum(n for s, n in got.items() if s is not None and s >= 500)}, "
+                      f"no answer {got[None]}, by status "
+                      f"{dict(sorted((s, n) for s, n in got.items() if s is not None))}")
                 target.client.close()
                 stop_server(server, thread)
                 log.detach()
@@ -336,6 +347,7 @@ def _schemathesis_call(target: Target, case: schemathesis.Case, credentials: boo
             dict(case.query or {}), _case_body(case), case.operation.label,
             f"no answer: {type(exc).__name__}: {exc}", target.log.since(mark, 1.0))) from None
     statuses.add(response.status_code)
+    target.answered[response.status_code] += 1
     try:
         case.validate_response(response, checks=[not_a_server_error])
     except BaseExceptionGroup as exc:  # Schemathesis' FailureGroup: the check failed
