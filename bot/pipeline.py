@@ -146,14 +146,14 @@ class Pipeline:
                                               inbound.display_name)
             known = conversations.open_locked(session, identity, now), None
         conversation, verified = known
-        if inbound.verified_phone:
-            verified = self._verified(session, conversation, inbound.verified_phone, now)
         earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
         if earlier is not None:
             if earlier.conversation_id != conversation.id:
                 # Someone else's message id: never answer with their replies.
                 raise InvalidPayload("this message id was already used by another sender")
             return self._replay(session, conversation, earlier, inbound.user_id)
+        if inbound.verified_phone:
+            verified = self._verified(session, conversation, inbound.verified_phone, now)
 
         masked = redact(inbound.text, find_sensitive(inbound.text))
         if inbound.edits:

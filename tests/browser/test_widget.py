@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, WebSocket, expect
 from sqlalchemy import select
 
 from bot.store import cases
 from bot.store.models import ChannelIdentity, Conversation, Message
-from tests.service.conftest import conversations_locked
+from tests.service.conftest import conversations_locked, set_idle
 
 NUMBER = re.compile(r"TS\d{8}-\d{4}")
 OPENING = ("我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
@@ -40,18 +39,6 @@ def customer_messages(page: Page):
 
 def stored_visitor_id(page: Page) -> str | None:
     return page.evaluate("localStorage.getItem('complaintChat:visitor_id')")
-
-
-def set_idle(site, visitor_id: str, days: float) -> None:
-    """Move the visitor's conversation's last activity `days` back, directly in the store."""
-    with site.service.sessions.begin() as s:
-        conversation = s.scalar(
-            select(Conversation)
-            .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
-            .where(ChannelIdentity.channel == "webchat",
-                   ChannelIdentity.external_id == visitor_id))
-        assert conversation is not None
-        conversation.updated_at = datetime.now(UTC) - timedelta(days=days)
 
 
 def inbound_texts(site, visitor_id: str) -> list[str]:

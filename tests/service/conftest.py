@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvicorn
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from bot.app import Service, create_app
 from bot.settings import Settings
 from bot.store.db import make_engine
-from bot.store.models import Conversation
+from bot.store.models import ChannelIdentity, Conversation
 
 
 @dataclass
@@ -92,6 +93,18 @@ def conversations_locked(database_url: str, linger: float = 0.0) -> Iterator[Non
         release.set()
         holder.join()
         locker.dispose()
+
+
+def set_idle(live: LiveServer, visitor_id: str, days: float) -> None:
+    """Move the visitor's conversation's last activity `days` back, directly in the store."""
+    with live.service.sessions.begin() as s:
+        conversation = s.scalar(
+            select(Conversation)
+            .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
+            .where(ChannelIdentity.channel == "webchat",
+                   ChannelIdentity.external_id == visitor_id))
+        assert conversation is not None
+        conversation.updated_at = datetime.now(UTC) - timedelta(days=days)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +21,6 @@ from bot.store import cases
 from bot.store.models import (
     Case,
     CaseEvent,
-    ChannelIdentity,
     Conversation,
     Customer,
     Message,
@@ -30,7 +28,14 @@ from bot.store.models import (
 )
 from channels.webchat import message_key
 
-from .conftest import LiveServer, conversations_locked, serving, start_server, stop_server
+from .conftest import (
+    LiveServer,
+    conversations_locked,
+    serving,
+    set_idle,
+    start_server,
+    stop_server,
+)
 
 NUMBER = re.compile(r"TS\d{8}-\d{4}")
 OPENING = ("我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
@@ -76,18 +81,6 @@ def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int, str]:
         rcvd = closed.rcvd
     assert rcvd is not None, "the connection was dropped without a close frame"
     return rcvd.code, rcvd.reason
-
-
-def set_idle(live: LiveServer, visitor_id: str, days: float) -> None:
-    """Move the visitor's conversation's last activity `days` back, directly in the store."""
-    with live.service.sessions.begin() as s:
-        conversation = s.scalar(
-            select(Conversation)
-            .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
-            .where(ChannelIdentity.channel == "webchat",
-                   ChannelIdentity.external_id == visitor_id))
-        assert conversation is not None
-        conversation.updated_at = datetime.now(UTC) - timedelta(days=days)
 
 
 def test_a_complaint_is_filed_and_its_number_shown(live):
