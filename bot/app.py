@@ -32,7 +32,6 @@ from .store.db import unavailable
 
 __all__ = ["BodyLimit", "Service", "create_app"]
 log = logging.getLogger(__name__)
-HOTLINE_PATH = hotline_routes.PATH
 
 
 class BodyLimit:
@@ -133,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Complaint intake", lifespan=lifespan, **docs)
     app.state.service = service
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes,
-                       per_path={HOTLINE_PATH: settings.hotline_max_bytes})
+                       per_path={hotline_routes.PATH: settings.hotline_max_bytes})
     _error_handlers(app)
     for routes in (service_routes, webchat_routes, telegram_routes, wechat_routes,
                    hotline_routes):

@@ -239,10 +239,10 @@ class Pipeline:
                 number = cases.next_number(session, local_now.date(), self.settings.case_prefix)
                 # A typed phone is kept on the case and the customer's own record; it
                 # links no one (only a phone the channel verified does, see `_verified`).
-                customer_id = customers.confirm_phone(
-                    session, conversation.customer_id, event.case.get("name"),
-                    event.case.get("phone"), now)
-                cases.file(session, event.case, number=number, customer_id=customer_id,
+                customers.confirm_phone(session, conversation.customer_id,
+                                        event.case.get("name"), event.case.get("phone"), now)
+                cases.file(session, event.case, number=number,
+                           customer_id=conversation.customer_id,
                            conversation_id=conversation.id, channel=conversation.channel,
                            now=now, due=due)
                 self.metrics.cases_filed.labels(conversation.channel,

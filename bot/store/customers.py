@@ -51,22 +51,21 @@ def identities(session: Session, customer_id: int) -> list[ChannelIdentity]:
 
 def confirm_phone(
     session: Session, customer_id: int, name: str | None, phone: str | None, now: datetime
-) -> int:
+) -> None:
     """Record a phone the customer typed and confirmed in the summary, on their own record.
 
     A typed number is a claim, not a proof: it links this customer to no one (else anyone
-    could read another's cases by typing their number). Returns `customer_id`.
+    could read another's cases by typing their number).
     """
     customer = session.get(Customer, customer_id)
     if customer is None or not phone:
-        return customer_id
+        return
     if customer.phone_verified_at is None or customer.phone == phone:
         customer.phone = phone
         customer.phone_confirmed_at = now
     if name:
         customer.name = name
     customer.updated_at = now
-    return customer_id
 
 
 def verify_phone(

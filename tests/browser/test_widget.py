@@ -137,13 +137,19 @@ def test_an_expired_visitor_id_is_replaced_and_the_chat_goes_on(browser, site):
     page.close()
 
 
-def test_an_id_expiring_while_the_page_is_open_resends_under_a_new_one(browser, site):
+def chatting_over_a_socket(browser, site) -> tuple[Page, SocketLog]:
+    """A page whose widget has sent one message and holds a ready socket."""
     page = browser.new_page()
     sockets = SocketLog(page)
     open_chat(page, site.url)
     say(page, "我要投诉！")
     expect(bot_messages(page).first).to_be_visible(timeout=15000)
     sockets.wait_for(page, '"ready"')
+    return page, sockets
+
+
+def test_an_id_expiring_while_the_page_is_open_resends_under_a_new_one(browser, site):
+    page, _ = chatting_over_a_socket(browser, site)
     old = stored_visitor_id(page)
     set_idle(site, old, days=31)
 
@@ -219,12 +225,7 @@ def test_the_visitor_id_is_never_in_a_url(browser, site):
 
 def test_a_store_outage_is_sent_again_later(browser, slow_site):
     site = slow_site
-    page = browser.new_page()
-    sockets = SocketLog(page)
-    open_chat(page, site.url)
-    say(page, "我要投诉！")
-    expect(bot_messages(page).first).to_be_visible(timeout=15000)
-    sockets.wait_for(page, '"ready"')
+    page, sockets = chatting_over_a_socket(browser, site)
 
     # Another connection holds the write lock 1.5 s past the answer: "retry".
     with conversations_locked(site.settings.database_url, linger=1.5):
