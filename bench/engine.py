@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workflow.deadlines import due_date
 from workflow.engine import Engine
-from workflow.model import WAIT_CONFIRM, CaseFiled, FileCase
+from workflow.model import WAIT_CONFIRM, CaseFiled, FileCase, HandoffQueued, HandoffRequested
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT.parent / "shared" / "eval" / "dev.jsonl"
@@ -65,6 +65,10 @@ def step_times(dialogues: list[dict], rounds: int) -> list[float]:
                     engine.resume(step.state, CaseFiled("BN1", due_date(now.date()).isoformat()),
                                   now)
                     break
+                for event in step.events:
+                    if isinstance(event, HandoffRequested):  # no agent online: the bot goes on
+                        step = engine.resume(step.state, HandoffQueued(event.reason, 0, None),
+                                             now)
                 state = step.state
                 w = step.waiting_for
                 message = ("确认" if d.get("lang") == "zh" else "yes") if w == WAIT_CONFIRM \

@@ -17,6 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from channels import webchat
 
+from .console import api as console_api
+from .console import routes as console_routes
+from .console.desk import Desk
 from .core import build_core
 from .endpoints import hotline as hotline_routes
 from .endpoints import service as service_routes
@@ -103,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatcher.senders["wechat"] = wechat.sender
     hotline = HotlineIntake(sessions, pipeline.engine, settings, metrics)
     service = Service(settings, sessions, pipeline, dispatcher, metrics, connections, telegram,
-                      wechat, hotline)
+                      wechat, hotline, Desk(pipeline, dispatcher.wake), core.bulletin)
 
     def backlog() -> int:
         with sessions() as session:
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
+        notices = asyncio.create_task(core.bulletin.run(stop))
         if telegram is not None:
             await telegram.start(stop)
         try:
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if wechat is not None:
                 await wechat.stop()
             await task
+            await notices
             db.dispose()
 
     docs = {} if settings.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
@@ -135,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        per_path={hotline_routes.PATH: settings.hotline_max_bytes})
     _error_handlers(app)
     for routes in (service_routes, webchat_routes, telegram_routes, wechat_routes,
-                   hotline_routes):
+                   hotline_routes, console_routes, console_api):
         app.include_router(routes.router)
     return app
 

@@ -11,6 +11,7 @@ from channels.base import Sender
 from workflow.engine import Engine
 
 from .dispatcher import Dispatcher
+from .live import Bulletin
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .settings import Settings
@@ -25,6 +26,7 @@ class Core:
     metrics: Metrics
     pipeline: Pipeline
     dispatcher: Dispatcher
+    bulletin: Bulletin
 
 
 def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> Core:
@@ -36,6 +38,7 @@ def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> 
     engine = Engine()
     engine.warm_up()
     metrics = Metrics()
-    pipeline = Pipeline(sessions, engine, settings, metrics)
-    dispatcher = Dispatcher(sessions, dict(senders or {}), settings, metrics)
-    return Core(settings, db, sessions, metrics, pipeline, dispatcher)
+    bulletin = Bulletin(db, sessions)
+    pipeline = Pipeline(sessions, engine, settings, metrics, bulletin=bulletin)
+    dispatcher = Dispatcher(sessions, dict(senders or {}), settings, metrics, bulletin=bulletin)
+    return Core(settings, db, sessions, metrics, pipeline, dispatcher, bulletin)

@@ -17,14 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import DeliveryError, Outbound, QuickReply, Sender
 
+from .live import Bulletin
 from .metrics import Metrics
 from .settings import Settings
-from .store import cases, outbox
+from .store import cases, conversations, outbox
 from .store.db import unavailable
 
 log = logging.getLogger(__name__)
-_Item = tuple[int, str, str, dict, int, datetime]  # id, channel, recipient, payload,
-#                                                  attempts so far, queued at
+_Item = tuple[int, str, str, dict, int, datetime, int]  # id, channel, recipient, payload,
+#                                                       attempts so far, queued at, message
 _Outcome = tuple[int, int | None, DeliveryError | None]  # id, attempt (None: held), error
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -38,8 +39,10 @@ def backoff(attempt: int) -> float:
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender],
                  settings: Settings, metrics: Metrics,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 bulletin: Bulletin | None = None) -> None:
         self.sessions = sessions
+        self.bulletin = bulletin
         self.senders = senders
         self.settings = settings
         self.metrics = metrics
@@ -87,11 +90,13 @@ class Dispatcher:
 
     async def _send_in_order(self, items: list[_Item]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
-        for index, (item_id, channel, recipient, payload, attempts, queued) in enumerate(items):
+        for index, (item_id, channel, recipient, payload, attempts, queued, message_id) in \
+                enumerate(items):
             message = Outbound(channel=channel, user_id=recipient, text=payload["text"],
                                quick_replies=tuple(QuickReply(q["label"], q["payload"])
                                                    for q in payload.get("quick_replies", [])),
-                               ref=str(item_id), queued_at=queued, asks=payload.get("asks"))
+                               ref=str(item_id), queued_at=queued, asks=payload.get("asks"),
+                               message_id=str(message_id))
             try:
                 await self.senders[channel].send(message)
             except Exception as exc:
@@ -116,7 +121,9 @@ class Dispatcher:
         with self.sessions.begin() as session:
             for item_id, attempt, error in outcomes:
                 if error is None:
-                    outbox.mark_delivered(session, item_id, now)
+                    done = outbox.mark_delivered(session, item_id, now)
+                    if done is not None and done.payload.get("agent"):
+                        self._announce(session, done.conversation_id)
                     continue
                 if attempt is None:  # held back behind a failed earlier reply
                     until = retry_at.get(id(error))
@@ -131,12 +138,22 @@ class Dispatcher:
                     log.warning("outbox %s given up after %s attempts: %s", item_id, attempt,
                                 error)
                     self._call_back(session, item.conversation_id, error, now)
+                if item is not None and item.payload.get("agent"):
+                    self._announce(session, item.conversation_id)
+
+    def _announce(self, session: Session, conversation_id: int) -> None:
+        """An agent's message changed its delivery state: the console shows it."""
+        if self.bulletin is not None:
+            self.bulletin.post(session, "delivery", conversation_id)
 
     def _call_back(self, session: Session, conversation_id: int, error: DeliveryError,
                    now: datetime) -> None:
         """A reply that can never reach the customer: an agent must call them back."""
+        conversation = conversations.get(session, conversation_id)
+        if conversation is not None:
+            conversations.flag_callback(conversation, "reply_undelivered", now)
         case = cases.latest_for_conversation(session, conversation_id)
-        if case is None:  # nothing filed yet: the conversation itself shows the failure
+        if case is None:  # nothing filed yet: the conversation itself carries the flag
             return
         cases.flag_callback(session, case, "reply_undelivered", now,
                             detail=error.code or str(error)[:200])
@@ -144,5 +161,5 @@ class Dispatcher:
     def _claim(self, channels: tuple[str, ...]) -> list[_Item]:
         with self.sessions.begin() as session:
             items = outbox.claim_due(session, self.clock(), channels=channels)
-            return [(i.id, i.channel, i.recipient, i.payload, i.attempts, i.created_at)
-                    for i in items]
+            return [(i.id, i.channel, i.recipient, i.payload, i.attempts, i.created_at,
+                     i.message_id) for i in items]

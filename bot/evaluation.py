@@ -17,7 +17,15 @@ from typing import Any
 
 from workflow.deadlines import due_date
 from workflow.engine import Engine
-from workflow.model import REQUIRED, WAIT_CONFIRM, CaseFiled, FileCase, Step
+from workflow.model import (
+    REQUIRED,
+    WAIT_CONFIRM,
+    CaseFiled,
+    FileCase,
+    HandoffQueued,
+    HandoffRequested,
+    Step,
+)
 
 MAX_TURNS = 40
 DONT_KNOW = {"zh": "不知道", "en": "I don't know"}
@@ -57,6 +65,11 @@ def simulate(engine: Engine, dialogue: dict[str, Any]) -> DialogueResult:
                                                           due_date(now.date()).isoformat()), now)
             transcript.extend(("bot", r.text) for r in resumed.replies)
             return DialogueResult(dialogue["id"], True, turn, unmapped, case, transcript)
+        reason = _handoff_reason(step)
+        if reason is not None:
+            # As the shell does with no agent online: the bot carries on and re-asks.
+            step = engine.resume(step.state, HandoffQueued(reason, 0, None), now)
+            transcript.extend(("bot", r.text) for r in step.replies)
         state = step.state
         waiting = step.waiting_for
         if waiting == WAIT_CONFIRM:
@@ -74,6 +87,13 @@ def _filed_case(step: Step) -> dict[str, Any] | None:
     for event in step.events:
         if isinstance(event, FileCase):
             return event.case
+    return None
+
+
+def _handoff_reason(step: Step) -> str | None:
+    for event in step.events:
+        if isinstance(event, HandoffRequested):
+            return event.reason
     return None
 
 

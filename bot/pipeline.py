@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from workflow.extract.sensitive import find_sensitive, redact
 from workflow.model import (
     CaseFiled,
     FileCase,
+    HandoffQueued,
     HandoffRequested,
     Hints,
     LookupStatus,
@@ -36,9 +37,11 @@ from workflow.model import (
     Step,
 )
 
+from .console import rules
+from .live import Bulletin
 from .metrics import Metrics
 from .settings import Settings
-from .store import cases, conversations, customers, outbox
+from .store import agents, cases, conversations, customers, outbox
 from .store.db import unavailable
 from .store.models import Conversation, Message
 
@@ -65,11 +68,13 @@ class Handled:
 
 class Pipeline:
     def __init__(self, sessions: sessionmaker[Session], engine: Engine, settings: Settings,
-                 metrics: Metrics, clock: Callable[[], datetime] | None = None) -> None:
+                 metrics: Metrics, clock: Callable[[], datetime] | None = None,
+                 bulletin: Bulletin | None = None) -> None:
         self.sessions = sessions
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
+        self.bulletin = bulletin
         self.clock = clock or (lambda: datetime.now(UTC))
         # SQLite takes one writer at a time; queueing writers here instead of in SQLite's
         # busy handler (which sleeps up to 100 ms between tries) keeps latency flat.
@@ -77,6 +82,18 @@ class Pipeline:
         sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._writer: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if sqlite else contextlib.nullcontext())
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction taking turns with the pipeline's (agents' actions use it)."""
+        with self._writer, self.sessions.begin() as session:
+            yield session
+
+    def notify(self, session: Session, kind: str, conversation_id: int | None,
+               **extra: Any) -> None:
+        """Tell the consoles, once this transaction commits."""
+        if self.bulletin is not None:
+            self.bulletin.post(session, kind, conversation_id, **extra)
 
     def handle(self, inbound: Inbound, *, answered_inline: bool = False,
                hold_seconds: float | None = None,
@@ -177,9 +194,14 @@ class Pipeline:
         if conversation.status == "closed":  # back again: a fresh conversation
             conversation.status = "bot"
             conversation.state = {}
+            conversations.clear_handoff(conversation)
         if conversation.status == "handoff":
-            # An agent has this conversation: the bot stays silent, nothing is lost.
+            # An agent has this conversation: the bot stays silent, the agent sees it live.
+            conversation.updated_at = now
+            self.notify(session, "message", conversation.id)
             return Handled((), False, conversation.id, None)
+        if conversation.handoff_requested_at is not None:  # waiting: the queue shows it
+            self.notify(session, "message", conversation.id)
         stage = (conversation.state or {}).get("stage")
         if inbound.kind == "edited" and stage in ("filed", "filing"):
             # An edit after filing is kept with the conversation, not re-read into the case.
@@ -241,10 +263,15 @@ class Pipeline:
                 # links no one (only a phone the channel verified does, see `_verified`).
                 customers.confirm_phone(session, conversation.customer_id,
                                         event.case.get("name"), event.case.get("phone"), now)
-                cases.file(session, event.case, number=number,
-                           customer_id=conversation.customer_id,
-                           conversation_id=conversation.id, channel=conversation.channel,
-                           now=now, due=due)
+                case = cases.file(session, event.case, number=number,
+                                  customer_id=conversation.customer_id,
+                                  conversation_id=conversation.id,
+                                  channel=conversation.channel, now=now, due=due)
+                if conversation.callback_reason is not None:
+                    # Nobody could take the conversation: someone calls the customer back.
+                    cases.flag_callback(session, case, conversation.callback_reason, now)
+                self.notify(session, "filed", conversation.id,
+                            urgent=case.priority == "urgent")
                 self.metrics.cases_filed.labels(conversation.channel,
                                                 event.case.get("priority", "normal")).inc()
                 step = self.engine.resume(step.state, CaseFiled(number, due.isoformat()),
@@ -263,8 +290,33 @@ class Pipeline:
                 step = self.engine.resume(step.state, result, local_now)
                 replies.extend(step.replies)
             elif isinstance(event, HandoffRequested):
-                conversation.handoff_requested_at = conversation.handoff_requested_at or now
+                step = self._queue_for_agent(session, conversation, step, event.reason, now,
+                                             local_now)
+                replies.extend(step.replies)
         return step, replies
+
+    def _queue_for_agent(self, session: Session, conversation: Conversation, step: Step,
+                         reason: str, now: datetime, local_now: datetime) -> Step:
+        """Queue the conversation for a person and tell the customer how long it takes, or,
+        with no agent online, that someone will call back (the bot goes on collecting)."""
+        already = conversation.handoff_requested_at is not None
+        urgent = reason == "urgent" or conversation.handoff_urgent
+        if not already:
+            conversation.handoff_requested_at = now
+            conversation.handoff_reason = reason
+            conversation.handoff_urgent = urgent
+        online = agents.online(session, now, rules.ONLINE_WITHIN)
+        ahead = conversations.waiting_ahead(session, conversation, urgent)
+        wait = rules.estimate_wait(ahead, online)
+        if online == 0:
+            conversations.flag_callback(conversation, "no_agent_online", now)
+            case = cases.latest_for_conversation(session, conversation.id)
+            if case is not None and case.status not in ("resolved", "closed"):
+                cases.flag_callback(session, case, "no_agent_online", now)
+        if not already:
+            self.notify(session, "handoff", conversation.id, urgent=urgent, reason=reason)
+        return self.engine.resume(step.state, HandoffQueued(reason, online, wait, already),
+                                  local_now)
 
     def _replay(self, session: Session, conversation: Conversation, earlier: Message,
                 recipient: str) -> Handled:

@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     docs: bool = Field(True, description="serve /docs, /redoc and /openapi.json (turn off in "
                        "production if the contract should not be public)")
 
+    console_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="a console session unused this long ends")
+    console_session_hours: int = Field(
+        12, ge=1, le=24 * 7, description="a console session ends this long after log-in, "
+        "used or not")
+    console_lock_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="after 10 wrong passwords for a login (or 50 from "
+        "one address) within this many minutes, log-ins are refused for as long")
+
     telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="secret_token given to setWebhook; set = webhook mode, unset = polling")

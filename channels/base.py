@@ -74,6 +74,9 @@ class Outbound:
     # What the reply asks the customer for ("phone", ...), so a channel can offer its own
     # way to answer (Telegram: a button that shares the user's verified number).
     asks: str | None = None
+    # The stored message's id: a channel that may show a message twice (a web chat tab
+    # reloading its history while a push is on its way) tells them apart by it.
+    message_id: str | None = None
 
 
 class InvalidPayload(ValueError):

@@ -13,8 +13,13 @@ The dialogue, as a table (stage: message -> what happens):
     filing      resume(CaseFiled) -> case number and deadline (stage filed)
     filed       a new complaint -> collecting again (name and phone kept)
 
-A request for a human raises HandoffRequested and the bot goes on collecting until an agent
-takes the conversation over (the shell then stops calling `step`) and hands it back.
+A person is asked for (HandoffRequested) when the customer says so, when a message is urgent
+(suspected fraud, a stolen card) or when the bot failed to understand twice in a row. Only the
+store knows whether agents are online, so the shell queues the conversation and calls
+`resume(HandoffQueued)`, which tells the customer when a person will come and asks the pending
+question again: the bot goes on collecting until an agent takes the conversation over (the
+shell then stops calling `step`), and `agent_joined`, `agent_transferred`, `agent_closed` and
+`hand_back` give what the customer is told about it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from .model import (
     CaseFiled,
     Event,
     FileCase,
+    HandoffQueued,
     HandoffRequested,
     Hints,
     LookupStatus,
@@ -67,11 +73,24 @@ class _Turn:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # The pending question or summary said this turn: dropped when a handoff is requested,
+    # because `resume(HandoffQueued)` asks it again after saying when a person will come.
+    questions: list[Reply] = field(default_factory=list)
+    misunderstood: bool = False  # nothing in the message made sense to the bot
 
     def say(self, key: str, quick: tuple[QuickReply, ...] = (), **values: Any) -> None:
         self.replies.append(Reply(catalog.text(self.state.lang, key, **values), quick))
 
+    def ask(self, reply: Reply) -> None:
+        self.replies.append(reply)
+        self.questions.append(reply)
+
+    def handing_off(self) -> bool:
+        return any(isinstance(e, HandoffRequested) for e in self.events)
+
     def result(self) -> Step:
+        if self.handing_off():
+            self.replies = [r for r in self.replies if not any(r is q for q in self.questions)]
         return Step(self.state, tuple(self.replies), tuple(self.events))
 
 
@@ -136,22 +155,31 @@ class Engine:
             self._prompt(turn)
             return turn.result()
         if self._command(turn, clean):
+            st.misunderstood = 0
             return turn.result()
 
-        if st.stage == "filing":
+        stage = st.stage
+        if stage == "filing":
             turn.say("acknowledge")
-        elif st.stage == "filed":
+        elif stage == "filed":
             self._after_filing(turn, clean)
-        elif st.stage == "confirming":
+        elif stage == "confirming":
             self._confirming(turn, clean)
         else:
             self._collecting(turn, clean)
+        st.misunderstood = st.misunderstood + 1 if turn.misunderstood else 0
+        if not st.handoff_requested:
+            if stage != "filing" and classify.is_urgent(clean):
+                self._request_handoff(turn, "urgent")
+            elif st.misunderstood >= 2:
+                self._request_handoff(turn, "not_understood")
         if not turn.replies and not _awaits_outcome(turn.events):
             self._prompt(turn)
         return turn.result()
 
     def resume(self, state: State | dict[str, Any], outcome: Outcome, now: datetime) -> Step:
-        """Continue after the shell carried out an event (filed the case, looked up a status)."""
+        """Continue after the shell carried out an event (filed the case, looked up a status,
+        queued the conversation for an agent)."""
         st = self._load(state, Hints())
         turn = _Turn(st, now)
         if isinstance(outcome, CaseFiled):
@@ -179,6 +207,12 @@ class Engine:
             else:
                 turn.say("status_not_found", number=outcome.number)
             self._prompt(turn)
+        elif isinstance(outcome, HandoffQueued):
+            st.handoff_requested, st.handoff_reason = True, outcome.reason
+            turn.replies.append(Reply(_queued_text(st.lang, outcome)))
+            # The bot goes on collecting while the customer waits (or instead of a person):
+            # the agent then starts with the details, and the shell tags this last question.
+            self._prompt(turn)
         return turn.result()
 
     def hand_back(self, state: State | dict[str, Any], now: datetime) -> Step:
@@ -186,9 +220,39 @@ class Engine:
         st = self._load(state, Hints())
         turn = _Turn(st, now)
         if st.handoff_requested:
-            st.handoff_requested = False
             turn.say("handed_back")
+        _end_handoff(st)
         self._prompt(turn)
+        return turn.result()
+
+    def agent_joined(self, state: State | dict[str, Any], agent_name: str,
+                     now: datetime) -> Step:
+        """An agent takes the conversation over: the bot introduces them and asks nothing."""
+        st = self._load(state, Hints())
+        turn = _Turn(st, now)
+        turn.say("agent.joined", agent=agent_name)
+        return turn.result()
+
+    def agent_transferred(self, state: State | dict[str, Any], agent_name: str,
+                          now: datetime) -> Step:
+        """The conversation passes from one agent to another."""
+        st = self._load(state, Hints())
+        turn = _Turn(st, now)
+        turn.say("agent.transferred", agent=agent_name)
+        return turn.result()
+
+    def agent_closed(self, state: State | dict[str, Any], now: datetime) -> Step:
+        """The agent ends the conversation; the customer's next message starts afresh."""
+        st = self._load(state, Hints())
+        turn = _Turn(st, now)
+        _end_handoff(st)
+        if st.stage in ("collecting", "confirming"):
+            # The agent dealt with this draft: keep who the customer is, not the half-asked
+            # question, which would puzzle them when they write again days later.
+            keep = {k: v for k, v in st.slots.items() if k in ("name", "phone")}
+            self._reset(st)
+            st.slots = keep
+        turn.say("agent.closed")
         return turn.result()
 
     # ---- stages ------------------------------------------------------------------------
@@ -207,12 +271,8 @@ class Engine:
                 turn.say("restarted")
                 self._advance(turn)
         elif cmd == "human":
-            # The shell queues the conversation for an agent; until one takes over, the bot
-            # goes on collecting, so the agent starts with the details rather than nothing.
-            st.handoff_requested = True
-            turn.events.append(HandoffRequested("customer_request"))
-            turn.say("handoff")
-            self._prompt(turn, quiet_when_idle=False)
+            # Every time they ask: the shell tells them again where they stand in the queue.
+            self._request_handoff(turn, "customer_request")
         elif cmd == "help":
             turn.say("help")
             self._prompt(turn)
@@ -258,7 +318,7 @@ class Engine:
             self._file(turn)
             return
         if cues.is_no(text):
-            turn.say("what_to_change")
+            turn.ask(Reply(catalog.text(st.lang, "what_to_change")))
             return
         ex = extract(text, turn.now, self.segmenter)
         changed = self._correct(turn, text, ex, force=True)
@@ -268,7 +328,8 @@ class Engine:
         if changed:
             self._advance(turn)
         else:
-            turn.say("confirm_again", quick=_confirm_buttons(st.lang))
+            turn.misunderstood = True
+            turn.ask(Reply(catalog.text(st.lang, "confirm_again"), _confirm_buttons(st.lang)))
 
     def _collecting(self, turn: _Turn, text: str) -> None:
         st = turn.state
@@ -280,6 +341,7 @@ class Engine:
         ex = extract(text, turn.now, self.segmenter)
         answered: str | None = None
         error: str | None = None
+        gave_up = False  # a second answer that did not fit: the slot is left for an agent
         if target in ASK_ORDER:
             if cues.is_dont_know(text):
                 self._give_up(st, target)
@@ -291,7 +353,7 @@ class Engine:
                     answered = target
                 elif error is not None and st.asked.get(target, 0) >= MAX_ASKS:
                     self._give_up(st, target, text)
-                    answered, error = target, None
+                    answered, error, gave_up = target, None, True
         before = set(st.slots)
         if st.turn > 1 and cues.is_correction(text):
             self._correct(turn, text, ex, force=False, skip=answered)
@@ -307,10 +369,12 @@ class Engine:
             and (error is None or len(text) > 20 or classify.is_urgent(text))
         ):
             st.description.append(text)
-        if error is not None and not (set(st.slots) - before) and not ex.substantive:
-            # Nothing in the message fits: say what was wrong and ask again.
-            turn.replies.append(self._reprompt(st, target, error, text))
-            return
+        if (error is not None or gave_up) and not (set(st.slots) - before) and not ex.substantive:
+            turn.misunderstood = True
+            if error is not None:
+                # Nothing in the message fits: say what was wrong and ask again.
+                turn.ask(self._reprompt(st, target, error, text))
+                return
         self._advance(turn)
 
     # ---- slots ---------------------------------------------------------------------------
@@ -461,12 +525,12 @@ class Engine:
         if nxt is None:
             st.stage = "confirming"
             st.waiting_for = WAIT_CONFIRM
-            turn.replies.append(self._summary(st))
+            turn.ask(self._summary(st))
             return
         st.stage = "collecting"
         st.waiting_for = nxt
         st.asked[nxt] = st.asked.get(nxt, 0) + 1
-        turn.replies.append(self._question(st, nxt))
+        turn.ask(self._question(st, nxt))
 
     def _next_slot(self, st: State) -> str | None:
         for slot in ASK_ORDER:
@@ -493,9 +557,9 @@ class Engine:
         """Ask the pending question again (after a command, an empty message...)."""
         st = turn.state
         if st.stage == "confirming":
-            turn.replies.append(self._summary(st))
+            turn.ask(self._summary(st))
         elif st.stage == "collecting" and st.waiting_for in ASK_ORDER:
-            turn.replies.append(self._question(st, st.waiting_for))
+            turn.ask(self._question(st, st.waiting_for))
         elif st.stage == "collecting" and not quiet_when_idle:
             self._advance(turn)
         elif not turn.replies:
@@ -559,6 +623,13 @@ class Engine:
             lines.append(f"{label}: {_show(lang, slot, current, st)}")
         lines.append(catalog.text(lang, "summary_footer"))
         return Reply("\n".join(lines), _confirm_buttons(lang))
+
+    # ---- handoff ---------------------------------------------------------------------------
+
+    def _request_handoff(self, turn: _Turn, reason: str) -> None:
+        st = turn.state
+        st.handoff_requested, st.handoff_reason = True, reason
+        turn.events.append(HandoffRequested(reason))
 
     # ---- filing ----------------------------------------------------------------------------
 
@@ -664,7 +735,31 @@ def _name_answer(text: str) -> str | None:
 
 
 def _awaits_outcome(events: list[Event]) -> bool:
-    return any(isinstance(e, FileCase | LookupStatus) for e in events)
+    return any(isinstance(e, FileCase | LookupStatus | HandoffRequested) for e in events)
+
+
+def _queued_text(lang: str, queued: HandoffQueued) -> str:
+    """Why a person is coming, then when (or that the team will call back)."""
+    if queued.reason in ("urgent", "not_understood"):
+        lead = catalog.text(lang, f"handoff.{queued.reason}")
+    elif queued.already_queued:
+        lead = catalog.text(lang, "handoff.already_queued")
+    else:
+        lead = catalog.text(lang, "handoff.customer_request")
+    if queued.agents_online <= 0:
+        when = catalog.text(lang, "handoff.offline")
+    elif queued.wait_minutes is None:
+        when = catalog.text(lang, "handoff.wait_unknown")
+    elif queued.wait_minutes <= 1:
+        when = catalog.text(lang, "handoff.wait_one")
+    else:
+        when = catalog.text(lang, "handoff.wait", minutes=queued.wait_minutes)
+    return lead + catalog.text(lang, "sentence_separator") + when
+
+
+def _end_handoff(st: State) -> None:
+    st.handoff_requested, st.handoff_reason = False, None
+    st.misunderstood = 0
 
 
 def _language(st: State, text: str, hints: Hints) -> str:

@@ -93,9 +93,19 @@ class LookupStatus:
     kind: str = "lookup_status"
 
 
+# Why a conversation is handed to a person (HandoffRequested.reason, State.handoff_reason).
+HANDOFF_REASONS: tuple[str, ...] = ("customer_request", "urgent", "not_understood")
+
+
 @dataclass(frozen=True)
 class HandoffRequested:
-    reason: str
+    """Queue the conversation for an agent, then call `resume` with `HandoffQueued`.
+
+    The step's replies then end without the pending question: `resume` says whether and when
+    a person will come, and asks it again.
+    """
+
+    reason: str  # one of HANDOFF_REASONS
     kind: str = "handoff_requested"
 
 
@@ -125,7 +135,15 @@ class StatusResult:
     updated: str | None = None
 
 
-Outcome = CaseFiled | StatusResult
+@dataclass(frozen=True)
+class HandoffQueued:
+    reason: str  # the HandoffRequested reason
+    agents_online: int  # agents with the console open now
+    wait_minutes: int | None  # estimated wait; None when no agent is online
+    already_queued: bool = False  # the conversation was already waiting
+
+
+Outcome = CaseFiled | StatusResult | HandoffQueued
 
 
 # ---- state -------------------------------------------------------------------------------
@@ -152,6 +170,8 @@ class State:
     case_number: str | None = None
     channel: str | None = None
     handoff_requested: bool = False
+    handoff_reason: str | None = None  # one of HANDOFF_REASONS while handoff_requested
+    misunderstood: int = 0  # steps in a row the bot could not make sense of
     last_case: dict[str, Any] | None = None  # the draft last filed, for the shell and agents
 
     def to_dict(self) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from ..settings import Settings
 from ..store.db import unavailable
 
 if TYPE_CHECKING:
+    from ..console.desk import Desk
+    from ..live import Bulletin
     from ..telegram_service import TelegramChannel
     from ..wechat_service import WeChatChannel
 
@@ -47,6 +49,8 @@ class Service:
     telegram: TelegramChannel | None = None
     wechat: WeChatChannel | None = None
     hotline: HotlineIntake | None = None
+    desk: Desk | None = None
+    bulletin: Bulletin | None = None
 
 
 def service_of(connection: HTTPConnection) -> Service:
@@ -105,6 +109,7 @@ _MEANINGS = {
     403: "wrong credentials or signature",
     404: "the channel is not configured",
     409: "conflicts with what is stored",
+    429: "too many attempts; wait and try again",
     413: "body larger than the limit",
     422: "well-formed but invalid: the detail says which field and why",
     503: "the store is unavailable or too slow; send again after Retry-After seconds "
@@ -112,11 +117,14 @@ _MEANINGS = {
 }
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, each with the `{"detail"}` body."""
+def errors(*codes: int, meanings: dict[int, str] | None = None
+           ) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the `{"detail"}` body;
+    `meanings` says what a status means for these routes where it differs."""
     declared: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        entry: dict[str, Any] = {"model": ErrorBody, "description": _MEANINGS[code]}
+        meaning = (meanings or {}).get(code) or _MEANINGS[code]
+        entry: dict[str, Any] = {"model": ErrorBody, "description": meaning}
         if code == 503:
             entry["headers"] = {"Retry-After": {"schema": {"type": "integer"},
                                                 "description": "seconds to wait"}}

@@ -155,3 +155,48 @@ def _amount(value: Any) -> Decimal | None:
         return Decimal(str(value)).quantize(Decimal("0.01"))
     except InvalidOperation:
         return None
+
+
+OPEN_EXCLUDES = ("resolved", "closed")
+
+
+def open_cases(session: Session, *, agent_id: int | None = None, include_unassigned: bool = True,
+               channel: str | None = None, business: str | None = None,
+               priority: str | None = None, status: str | None = None,
+               overdue_on: date | None = None, limit: int = 200) -> list[Case]:
+    """Cases not yet resolved, filtered; `agent_id`: only that agent's (and the unassigned
+    ones when `include_unassigned`). `overdue_on`: only those due before that day."""
+    query = select(Case).where(Case.status.not_in(OPEN_EXCLUDES))
+    if agent_id is not None:
+        mine = Case.agent_id == agent_id
+        query = query.where(mine | Case.agent_id.is_(None) if include_unassigned else mine)
+    if channel:
+        query = query.where(Case.channel == channel)
+    if business:
+        query = query.where(Case.business == business)
+    if priority:
+        query = query.where(Case.priority == priority)
+    if status:
+        query = query.where(Case.status == status)
+    if overdue_on is not None:
+        query = query.where(Case.due_date < overdue_on)
+    return list(session.scalars(query.order_by(Case.due_date, Case.id).limit(limit)))
+
+
+def count_open(session: Session, *, overdue_on: date | None = None) -> int:
+    query = select(func.count()).select_from(Case).where(Case.status.not_in(OPEN_EXCLUDES))
+    if overdue_on is not None:
+        query = query.where(Case.due_date < overdue_on)
+    return session.scalar(query) or 0
+
+
+def of_conversations(session: Session, conversation_ids: list[int]) -> list[Case]:
+    if not conversation_ids:
+        return []
+    return list(session.scalars(select(Case).where(Case.conversation_id.in_(conversation_ids))
+                                .order_by(Case.id)))
+
+
+def of_customer(session: Session, customer_id: int) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.customer_id == customer_id)
+                                .order_by(Case.id)))

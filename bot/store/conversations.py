@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -111,3 +111,114 @@ def history(session: Session, channel: str, external_id: str, limit: int = 200) 
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
         .order_by(Message.id.desc()).limit(limit))
     return list(reversed(list(rows)))
+
+
+def clear_handoff(conversation: Conversation) -> None:
+    """Nobody waits for a person any more (handed back, closed, or starting afresh)."""
+    conversation.handoff_requested_at = None
+    conversation.handoff_reason = None
+    conversation.handoff_urgent = False
+    conversation.agent_id = None
+    conversation.taken_at = None
+
+
+def flag_callback(conversation: Conversation, reason: str, now: datetime) -> None:
+    """Someone must call this customer back (kept until an agent takes the conversation)."""
+    if conversation.callback_reason is None:
+        conversation.callback_reason, conversation.callback_at = reason, now
+
+
+def waiting_ahead(session: Session, conversation: Conversation, urgent: bool) -> int:
+    """Conversations a person will take before this one: urgent first, then oldest."""
+    since = conversation.handoff_requested_at
+    query = select(func.count()).select_from(Conversation).where(
+        Conversation.status == "bot", Conversation.handoff_requested_at.is_not(None),
+        Conversation.id != conversation.id)
+    if urgent:
+        query = query.where(Conversation.handoff_urgent.is_(True))
+        if since is not None:
+            query = query.where(Conversation.handoff_requested_at <= since)
+    elif since is not None:
+        query = query.where(or_(Conversation.handoff_urgent.is_(True),
+                                Conversation.handoff_requested_at <= since))
+    return session.scalar(query) or 0
+
+
+def get(session: Session, conversation_id: int) -> Conversation | None:
+    return session.get(Conversation, conversation_id)
+
+
+def locked(session: Session, conversation_id: int) -> Conversation | None:
+    """The conversation, locked for this transaction (agents' actions and customers'
+    messages to it take turns)."""
+    return session.scalar(select(Conversation).where(Conversation.id == conversation_id)
+                          .with_for_update())
+
+
+def recipient(session: Session, conversation: Conversation) -> tuple[str, str | None]:
+    """The channel user id replies go to, and the name the channel gave them."""
+    identity = session.get(ChannelIdentity, conversation.identity_id)
+    if identity is None:
+        raise LookupError(f"conversation {conversation.id} has no identity")
+    return identity.external_id, identity.display_name
+
+
+def waiting(session: Session, limit: int = 200) -> list[Conversation]:
+    """Conversations waiting for a person: urgent first, then the longest waiting."""
+    return list(session.scalars(
+        select(Conversation).where(Conversation.status == "bot",
+                                   Conversation.handoff_requested_at.is_not(None))
+        .order_by(Conversation.handoff_urgent.desc(), Conversation.handoff_requested_at)
+        .limit(limit)))
+
+
+def held(session: Session, agent_id: int | None = None, limit: int = 200) -> list[Conversation]:
+    """Conversations an agent has (that agent's only, when given)."""
+    query = select(Conversation).where(Conversation.status == "handoff",
+                                       Conversation.agent_id.is_not(None))
+    if agent_id is not None:
+        query = query.where(Conversation.agent_id == agent_id)
+    return list(session.scalars(query.order_by(Conversation.taken_at).limit(limit)))
+
+
+def last_inbound(session: Session, conversation_ids: list[int]) -> dict[int, Message]:
+    """Each conversation's latest customer message."""
+    if not conversation_ids:
+        return {}
+    latest = (select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids),
+                                                 Message.direction == "in")
+              .group_by(Message.conversation_id))
+    return {m.conversation_id: m for m in session.scalars(
+        select(Message).where(Message.id.in_(latest)))}
+
+
+def last_inbound_at(session: Session, conversation_id: int) -> datetime | None:
+    return session.scalar(select(func.max(Message.created_at)).where(
+        Message.conversation_id == conversation_id, Message.direction == "in"))
+
+
+def of_customer(session: Session, customer_id: int) -> list[Conversation]:
+    return list(session.scalars(select(Conversation).where(
+        Conversation.customer_id == customer_id).order_by(Conversation.id)))
+
+
+def messages_of(session: Session, conversation_ids: list[int], limit: int = 500) -> list[Message]:
+    """The latest messages of these conversations together, oldest first."""
+    if not conversation_ids:
+        return []
+    rows = session.scalars(select(Message).where(Message.conversation_id.in_(conversation_ids))
+                           .order_by(Message.id.desc()).limit(limit))
+    return list(reversed(list(rows)))
+
+
+def identities(session: Session, conversation_ids: list[int]) -> dict[int, ChannelIdentity]:
+    if not conversation_ids:
+        return {}
+    rows = session.execute(select(Conversation.id, ChannelIdentity)
+                           .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
+                           .where(Conversation.id.in_(conversation_ids)))
+    return {cid: identity for cid, identity in rows}
+
+
+def customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)

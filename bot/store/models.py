@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +80,87 @@ class Customer(Base):
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Agent(Base):
+    """A person who works complaints in the console: an agent, or a lead who sees everything."""
+
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(8))  # agent | lead
+    lang: Mapped[str] = mapped_column(String(8))  # the console's language: zh | en
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    created_at: Mapped[datetime] = _ts()
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AgentSession(Base):
+    """A console log-in: the cookie's token is kept only as its SHA-256."""
+
+    __tablename__ = "agent_sessions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _ts()
+    last_seen_at: Mapped[datetime] = _ts()  # the last request: idle sessions end
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The console's live connection reports in while it is open: the agent is online.
+    present_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """An agent's API token for scripts and the CRM, kept only as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    created_at: Mapped[datetime] = _ts()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttempt(Base):
+    """Console log-in attempts, for the per-login and per-address limits."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_login_at", "login", "at"),
+                      Index("ix_login_attempts_address_at", "address", "at"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = _ts()
+
+
+class AuditEvent(Base):
+    """Every console action (log-ins, takeovers, replies...): who, what, on what, when."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(80))  # agent:<login> | cli | system
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(80), index=True)  # conversation:12 ...
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class CannedReply(Base):
+    """A prepared answer agents pick in the console; leads edit them."""
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (UniqueConstraint("lang", "title"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _ts()
+
+
 class ChannelIdentity(Base):
     __tablename__ = "channel_identities"
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
@@ -97,12 +180,23 @@ class Conversation(Base):
     identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="bot")  # bot | handoff | closed
+    # bot: the bot answers (waiting for a person when handoff_requested_at is set);
+    # handoff: an agent has it and the bot is silent; closed: ended, the next message starts
+    # afresh.
+    status: Mapped[str] = mapped_column(String(16), default="bot")
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=0)
     handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
+    handoff_reason: Mapped[str | None] = mapped_column(String(32))  # customer_request|urgent|...
+    handoff_urgent: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # No agent could take it (none online, a reply out of the channel's reach): call back.
+    callback_reason: Mapped[str | None] = mapped_column(String(64))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -169,6 +263,7 @@ class Case(Base):
     # ("reply_undelivered"), or a hotline call left fields to confirm ("fields_missing").
     callback_reason: Mapped[str | None] = mapped_column(String(64))
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
 
 
 class CaseEvent(Base):

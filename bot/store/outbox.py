@@ -109,13 +109,36 @@ def claim_due(session: Session, now: datetime, limit: int = 50,
     return items
 
 
-def mark_delivered(session: Session, item_id: int, now: datetime) -> None:
+def mark_delivered(session: Session, item_id: int, now: datetime) -> OutboxItem | None:
+    """The row as delivered now; None if it was delivered before (or is gone)."""
     item = session.get(OutboxItem, item_id)
     if item is not None and item.status != "delivered":
         item.status = "delivered"
         item.attempts += 1
         item.delivered_at = now
         item.last_error = None
+        return item
+    return None
+
+
+def enqueue_unreachable(session: Session, message: Message, *, recipient: str,
+                        payload: dict[str, Any], error: str, now: datetime) -> OutboxItem:
+    """Keep a message the channel cannot carry now (WeChat's window closed) as failed, so
+    it is on record, shown as not delivered, and never sent late."""
+    item = OutboxItem(status="failed", via=None, attempts=0, next_attempt_at=now,
+                      last_error=error[:2000], created_at=now)
+    item.message_id, item.conversation_id = message.id, message.conversation_id
+    item.channel, item.recipient, item.payload = message.channel, recipient, payload
+    session.add(item)
+    return item
+
+
+def states(session: Session, message_ids: list[int]) -> dict[int, OutboxItem]:
+    """Outbox rows by message id: how each message's delivery stands."""
+    if not message_ids:
+        return {}
+    return {item.message_id: item for item in session.scalars(
+        select(OutboxItem).where(OutboxItem.message_id.in_(message_ids)))}
 
 
 def mark_failed(session: Session, item_id: int, error: str, now: datetime, *,

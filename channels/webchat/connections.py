@@ -115,6 +115,8 @@ class WebchatSender:
     async def send(self, message: Outbound) -> None:
         if message.channel != CHANNEL:
             raise DeliveryError(f"not a webchat message: {message.channel}", permanent=True)
-        frame = {"type": "message", "replies": reply_payload([message])}
+        frame: dict[str, Any] = {"type": "message", "replies": reply_payload([message])}
+        if message.message_id is not None:  # the widget shows a message once, pushed or not
+            frame["id"] = message.message_id
         if await self.connections.push(message.user_id, frame) == 0:
             raise DeliveryError("visitor not connected")

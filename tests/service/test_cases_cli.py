@@ -39,7 +39,9 @@ def test_cases_in_the_terminal(live):
     assert shown.returncode == 0
     detail = json.loads(shown.stdout)
     assert detail["number"] == case["number"]
-    assert [e["action"] for e in detail["events"]] == ["filed"]
+    # Urgent with no agent at a console: filed, and flagged for someone to call back.
+    assert [e["action"] for e in detail["events"]] == ["filed", "callback_needed"]
+    assert detail["callback_reason"] == "no_agent_online"
 
     table = intake(url, "cases", "list")
     assert case["number"] in table.stdout and "urgent" in table.stdout

@@ -16,6 +16,7 @@ from workflow.model import (
     Cancelled,
     CaseFiled,
     FileCase,
+    HandoffQueued,
     HandoffRequested,
     LookupStatus,
     SensitiveFound,
@@ -164,9 +165,12 @@ def test_cancel_forgets_everything(engine):
 
 def test_human_handoff_only_when_asked(engine):
     step = talk(engine, "转人工")
-    assert any(isinstance(e, HandoffRequested) for e in step.events)
+    assert [e.reason for e in step.events if isinstance(e, HandoffRequested)] == [
+        "customer_request"]
     assert step.state.handoff_requested
-    # While waiting for an agent the bot keeps collecting, so the agent starts with details.
+    # The shell says whether a person is online; meanwhile the bot keeps collecting, so the
+    # agent starts with details.
+    step = engine.resume(step.state, HandoffQueued("customer_request", 0, None), NOW)
     assert "人工" in step.replies[0].text and step.waiting_for == "description"
     rude = talk(engine, "the agent at your branch was rude to me and kept me waiting an hour")
     assert not any(isinstance(e, HandoffRequested) for e in rude.events)

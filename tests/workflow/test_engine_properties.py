@@ -14,6 +14,8 @@ from workflow.model import (
     WAIT_CONFIRM,
     CaseFiled,
     FileCase,
+    HandoffQueued,
+    HandoffRequested,
     LookupStatus,
     State,
     StatusResult,
@@ -70,6 +72,9 @@ def _settle(step):
             state, replies = done.state, replies + list(done.replies)
         elif isinstance(event, LookupStatus):
             done = ENGINE.resume(state, StatusResult(event.case_number, False), NOW)
+            state, replies = done.state, replies + list(done.replies)
+        elif isinstance(event, HandoffRequested):
+            done = ENGINE.resume(state, HandoffQueued(event.reason, 0, None), NOW)
             state, replies = done.state, replies + list(done.replies)
     return state, replies
 

@@ -641,7 +641,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     messages.forEach((m, i) => {
       if (!m || typeof m.text !== "string") return;
       if (typeof m.client_message_id === "string") known.add(m.client_message_id);
-      if (typeof m.id === "string") seenIds.add(m.id);
+      if (typeof m.id === "string" || typeof m.id === "number") seenIds.add(String(m.id));
       const direction = m.direction === "in" ? "in" : "out";
       // Quick replies only on the latest service message, and only if it is the last one.
       const quick = i === lastOut && i === messages.length - 1 ? m.quick_replies : null;

@@ -11,12 +11,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bot.core import build_core
+from bot.hotline import HotlineIntake, ImportResult, ImportSummary
+from bot.logs import configure_logging
+from bot.settings import Settings
 from channels.hotline import too_large_reason
-
-from .core import build_core
-from .hotline import HotlineIntake, ImportResult, ImportSummary
-from .logs import configure_logging
-from .settings import Settings
 
 
 def import_transcripts(paths: list[str], as_json: bool = False) -> int:

@@ -10,13 +10,12 @@ from collections.abc import Awaitable, Callable
 
 from telegram.error import InvalidToken, TelegramError
 
+from bot.core import build_core
+from bot.logs import configure_logging
+from bot.settings import Settings
+from bot.store.channel_state import StoreMemory
+from bot.telegram_service import TelegramChannel, make_bot
 from channels.telegram import set_webhook
-
-from .core import build_core
-from .logs import configure_logging
-from .settings import Settings
-from .store.channel_state import StoreMemory
-from .telegram_service import TelegramChannel, make_bot
 
 
 def _settings() -> Settings | None:

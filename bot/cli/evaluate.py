@@ -1,0 +1,55 @@
+"""`intake eval FILE` and `intake extract [FILE]`: the conversation engine without a store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+CHINA = timezone(timedelta(hours=8))
+
+
+def evaluate(path: Path, as_json: bool) -> int:
+    from bot.evaluation import format_report, load_jsonl, score
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            dialogues = load_jsonl(fh)
+    except (OSError, ValueError) as exc:
+        print(f"intake eval: {path}: {exc}", file=sys.stderr)
+        return 2
+    report = score(dialogues)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_report(report))
+    return 0
+
+
+def extract(path: Path | None) -> int:
+    from workflow.fields import extract_fields
+
+    source = open(path, encoding="utf-8") if path else sys.stdin
+    status = 0
+    try:
+        for number, line in enumerate(source, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text = item["text"]
+                if not isinstance(text, str):
+                    raise TypeError("'text' must be a string")
+                now = (datetime.fromisoformat(item["now"]) if item.get("now")
+                       else datetime.now(CHINA))
+            except (ValueError, KeyError, TypeError) as exc:
+                print(f"intake extract: line {number}: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            fields = extract_fields(text, now)
+            print(json.dumps({"id": item.get("id"), **fields}, ensure_ascii=False), flush=False)
+    finally:
+        if path:
+            source.close()
+    return status

@@ -1,0 +1,26 @@
+"""`intake serve`: the HTTP app, the channels and the outbox dispatcher under uvicorn."""
+
+from __future__ import annotations
+
+import sys
+
+
+def serve(host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    from bot.logs import configure_logging, uvicorn_log_config
+    from bot.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"intake serve: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        print("intake serve: several workers need PostgreSQL; using one", file=sys.stderr)
+        workers = 1
+    uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False,
+                log_config=uvicorn_log_config(settings))
+    return 0

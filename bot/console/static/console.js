@@ -1,0 +1,101 @@
+// The console's little JavaScript: live updates over /console/live, urgent alerts, canned
+// replies into the reply box, CSRF on htmx requests. No inline scripts (see the CSP).
+(function () {
+  "use strict";
+  var body = document.body;
+  var page = body.dataset.page;
+  var conversation = body.dataset.conversation || null;
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  var lost = document.getElementById("live-lost");
+  var baseTitle = document.title;
+  var timer = null;
+  var delay = 1000;
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
+  });
+  document.addEventListener("htmx:afterSwap", scrollMessages);
+
+  function refresh() {
+    // Several notices in a burst make one reload of the changed part.
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      if (window.htmx) window.htmx.trigger(body, "intake:refresh");
+    }, 150);
+  }
+
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      var ctx = new Ctx();
+      var osc = ctx.createOscillator();
+      osc.frequency.value = 880;
+      osc.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.25);
+    } catch (e) { /* no audio: the title still changes */ }
+  }
+
+  function alertUrgent() {
+    document.title = "(!) " + body.dataset.urgentTitle + " · " + baseTitle;
+    body.classList.add("alerting");
+    beep();
+  }
+
+  window.addEventListener("focus", function () {
+    document.title = baseTitle;
+    body.classList.remove("alerting");
+  });
+
+  function connect() {
+    if (page !== "queue" && page !== "conversation") return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + "/console/live");
+    ws.onopen = function () {
+      // What changed between rendering the page and this socket opening (or while it was
+      // down) came as notices nobody heard: read the page's live part once now.
+      if (lost) lost.hidden = true;
+      refresh();
+      delay = 1000;
+    };
+    ws.onmessage = function (event) {
+      var notice;
+      try { notice = JSON.parse(event.data); } catch (e) { return; }
+      if (notice.kind === "ping") return;
+      if (notice.kind === "resync") { refresh(); return; }
+      if (page === "queue") {
+        refresh();
+        if (notice.kind === "handoff" && notice.urgent) alertUrgent();
+      } else if (String(notice.conversation_id) === conversation) {
+        refresh();
+      }
+    };
+    ws.onclose = function (event) {
+      if (event.code === 4401) { location.href = "/console/login"; return; }
+      if (lost) lost.hidden = false;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  }
+
+  function scrollMessages() {
+    var box = document.getElementById("messages");
+    if (box) box.scrollTop = box.scrollHeight;
+  }
+
+  var canned = document.getElementById("canned");
+  var reply = document.getElementById("reply-text");
+  if (canned && reply) {
+    canned.addEventListener("change", function () {
+      var option = canned.options[canned.selectedIndex];
+      if (option && option.dataset.text) {
+        reply.value = reply.value ? reply.value + "\n" + option.dataset.text : option.dataset.text;
+        reply.focus();
+      }
+      canned.selectedIndex = 0;
+    });
+  }
+
+  scrollMessages();
+  connect();
+})();
