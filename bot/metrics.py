@@ -31,6 +31,10 @@ class Metrics:
         self.transcripts = Counter("intake_transcripts_total",
                                    "Hotline transcripts imported, by outcome", ["outcome"],
                                    registry=self.registry)
+        self.handoffs = Counter("intake_handoffs_total",
+                                "Conversations queued for a person, by reason and whether an "
+                                "agent was online", ["reason", "agents_online"],
+                                registry=self.registry)
         self.outbox_backlog = Gauge("intake_outbox_backlog", "Replies waiting for delivery",
                                     registry=self.registry)
 

@@ -315,6 +315,7 @@ class Pipeline:
                 cases.flag_callback(session, case, "no_agent_online", now)
         if not already:
             self.notify(session, "handoff", conversation.id, urgent=urgent, reason=reason)
+            self.metrics.handoffs.labels(reason, "yes" if online else "no").inc()
         return self.engine.resume(step.state, HandoffQueued(reason, online, wait, already),
                                   local_now)
 

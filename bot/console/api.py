@@ -122,7 +122,8 @@ async def conversation(request: Request, conversation_id: int) -> JSONResponse:
         return error(401, "an agent's API token is required", **_UNAUTHORISED)
     try:
         return JSONResponse(await store_call(service, desk.conversation, actor,
-                                             conversation_id))
+                                             conversation_id, opened=True,
+                                             address=auth.address_of(request)))
     except Refused as refused:
         return _refused(refused)
 

@@ -51,30 +51,39 @@ def log_in(sessions: sessionmaker[Session], login: str, password: str, address: 
     login = login.strip().lower()[:64]
     since = now - lock
     minutes = max(1, int(lock.total_seconds() // 60))
+    # Each refusal is written down before it is raised: raising inside the transaction
+    # would roll back the very attempt that must count.
     with sessions.begin() as session:
-        if agents.failures(session, since=since, address=address) >= ADDRESS_LIMIT or \
-                agents.failures(session, since=since, login=login) >= LOCK_AFTER:
+        locked = agents.failures(session, since=since, address=address) >= ADDRESS_LIMIT or \
+            agents.failures(session, since=since, login=login) >= LOCK_AFTER
+        if locked:
             audit.record(session, actor=f"login:{login}", action="login_locked",
                          subject=f"agent:{login}", now=now, address=address)
-            raise LoginRefused("locked", 429, minutes)
+    if locked:
+        raise LoginRefused("locked", 429, minutes)
+    with sessions() as session:
         agent = agents.by_login(session, login)
-        ok = secrets.check_password(agent.password_hash if agent else None, password) \
-            and agent is not None and agent.disabled_at is None
+        stored = agent.password_hash if agent is not None else None
+        usable = agent is not None and agent.disabled_at is None
+    # The slow hash runs outside any transaction (no lock held meanwhile).
+    ok = secrets.check_password(stored, password) and usable
     with sessions.begin() as session:
         agents.record_attempt(session, login, address, ok, now)
         if not ok or agent is None:
             audit.record(session, actor=f"login:{login}", action="login_failed",
                          subject=f"agent:{login}", now=now, address=address)
-            failed = agents.failures(session, since=since, login=login)
-            if failed >= LOCK_AFTER:
-                raise LoginRefused("locked", 429, minutes)
-            raise LoginRefused("bad_login", 401)
-        token = secrets.new_token()
-        agents.start_session(session, agent, token_hash=secrets.token_hash(token),
-                             csrf_token=secrets.new_token(), address=address, now=now)
-        audit.record(session, actor=f"agent:{agent.login}", action="login",
-                     subject=f"agent:{agent.login}", now=now, address=address)
-        return token, Actor(agent.id, agent.login, agent.name, agent.role, agent.lang)
+            locked = agents.failures(session, since=since, login=login) >= LOCK_AFTER
+            token = None
+        else:
+            token = secrets.new_token()
+            agents.start_session(session, agent, token_hash=secrets.token_hash(token),
+                                 csrf_token=secrets.new_token(), address=address, now=now)
+            audit.record(session, actor=f"agent:{agent.login}", action="login",
+                         subject=f"agent:{agent.login}", now=now, address=address)
+            actor = Actor(agent.id, agent.login, agent.name, agent.role, agent.lang)
+    if token is None:
+        raise LoginRefused("locked", 429, minutes) if locked else LoginRefused("bad_login", 401)
+    return token, actor
 
 
 def seat(sessions: sessionmaker[Session], token: str | None, idle: timedelta,

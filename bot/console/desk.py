@@ -90,17 +90,41 @@ class Desk:
                 "held": [e for e in entries if e["state"] == "held"],
                 "cases": case_rows}
 
-    def conversation(self, actor: Actor, conversation_id: int) -> dict[str, Any]:
+    def conversation(self, actor: Actor, conversation_id: int, *, opened: bool = False,
+                     address: str | None = None) -> dict[str, Any]:
         """The conversation across the customer's channels, the fields so far with the
-        reasons for category and priority, and the customer's cases."""
+        reasons for category and priority, and the customer's cases. `opened`: a person
+        opens it (not a live refresh): who read a customer's data is audited."""
         now = self.clock()
+        refused: Refused | None = None
+        view: dict[str, Any] = {}
+        # The audit is written after the read closes: on SQLite a session holds the one
+        # write lock while open.
         with self.sessions() as session:
             conv = conversations.get(session, conversation_id)
             if conv is None:
                 raise Refused("no_conversation", 404)
             situation = self._situation(session, conv)
-            rules.may_view(actor, situation)
-            return self._view(session, conv, situation, now)
+            try:
+                rules.may_view(actor, situation)
+                view = self._view(session, conv, situation, now)
+            except Refused as exc:
+                refused = exc
+        subject = f"conversation:{conversation_id}"
+        if refused is not None:
+            if opened:
+                self._audit(actor, "view_refused", subject, now, address,
+                            {"reason": refused.message})
+            raise refused
+        if opened:
+            self._audit(actor, "view", subject, now, address)
+        return view
+
+    def _audit(self, actor: Actor, action: str, subject: str, now: datetime,
+               address: str | None, detail: dict[str, Any] | None = None) -> None:
+        with self.pipeline.transaction() as session:
+            audit.record(session, actor=actor.label, action=action, subject=subject,
+                         now=now, address=address, detail=detail)
 
     # ---- acting -------------------------------------------------------------------------
 
@@ -115,8 +139,13 @@ class Desk:
             conv.callback_reason = conv.callback_at = None  # a person has them now
             conv.updated_at = now
             for case in cases.of_conversations(session, [conv.id]):
-                if case.agent_id is None and case.status not in cases.OPEN_EXCLUDES:
+                if case.status in cases.OPEN_EXCLUDES:
+                    continue
+                if case.agent_id is None:
                     case.agent_id = actor.id  # the case follows the conversation
+                # Nobody was online when they asked; a person has them now.
+                cases.clear_callback(session, case, ("no_agent_online",), now,
+                                     actor=actor.label)
             self._tell(session, conv, self.engine.agent_joined(conv.state or {}, actor.name,
                                                                self._local(now)), now)
             return {"waited_seconds": waited}
@@ -242,10 +271,8 @@ class Desk:
                                  k: v for k, v in result.items() if k != "message"}} or None)
                 self.pipeline.notify(session, notice, conv.id)
         except Refused as refused:
-            with self.pipeline.transaction() as session:
-                audit.record(session, actor=actor.label, action=f"{action}_refused",
-                             subject=subject, now=now, address=address,
-                             detail={"reason": refused.message})
+            self._audit(actor, f"{action}_refused", subject, now, address,
+                        {"reason": refused.message})
             raise
         self.wake()
         return result
@@ -327,6 +354,7 @@ class Desk:
             "waiting_since": conv.handoff_requested_at.isoformat()
             if conv.handoff_requested_at else None,
             "wait_seconds": int((now - since).total_seconds()) if since else None,
+            "since": since.isoformat() if since else None,
             "urgent": bool(conv.handoff_urgent),
             "reason": conv.handoff_reason,
             "priority": "urgent" if conv.handoff_urgent else draft.get("priority"),

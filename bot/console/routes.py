@@ -207,13 +207,15 @@ async def _conversation(request: Request, conversation_id: int, template: str) -
     seat = await _seat(request)
     if seat is None:
         return _to_login(request)
+    opened = template == "conversation.html"
     try:
-        view = await store_call(service, desk.conversation, seat.actor, conversation_id)
+        view = await store_call(service, desk.conversation, seat.actor, conversation_id,
+                                opened=opened, address=auth.address_of(request))
     except Refused as refused:
         return _refused(request, seat, refused)
     replies: list[dict[str, Any]] = []
     others: list[Any] = []
-    if template == "conversation.html":
+    if opened:
         replies = await store_call(service, desk.canned_replies, seat.actor, conversation_id)
         if seat.actor.is_lead:
             others = await store_call(service, _active_agents, service)

@@ -22,7 +22,7 @@ from channels.base import InvalidPayload
 from channels.wire import UnsafeJson, load_json
 
 from ..pipeline import Expired
-from ..store import conversations
+from ..store import conversations, outbox
 from .common import (
     Service,
     StoreUnavailable,
@@ -134,19 +134,34 @@ async def history(request: Request,
         with service.sessions() as session:
             if _expired(service, session, x_visitor_id):
                 return None
-            items = []
+            items, outgoing = [], []
             for m in conversations.history(session, webchat.CHANNEL, x_visitor_id):
                 item = {"id": m.id, "direction": m.direction, "text": m.text,
                         "quick_replies": m.quick_replies or [], "at": m.created_at.isoformat()}
                 if m.direction == "in" and m.external_id:
                     item["client_message_id"] = webchat.client_message_id(m.external_id)
+                else:
+                    outgoing.append(m.id)
                 items.append(item)
-            return items
+            unsent = outbox.pending_for(session, outgoing)
+        if unsent:
+            _shown(service, unsent)
+        return items
 
     messages = await store_call(service, read)
     if messages is None:
         return error(401, "this visitor id has expired; start afresh")
     return JSONResponse({"messages": messages})
+
+
+def _shown(service: Service, item_ids: list[int]) -> None:
+    """The page has these messages now (an agent's reply queued while it had no socket):
+    delivered, and the console shows it, rather than retried until a call-back is flagged."""
+    now = datetime.now(UTC)
+    with service.pipeline.transaction() as session:
+        for item in outbox.shown_elsewhere(session, item_ids, now, "history"):
+            if item.payload.get("agent"):
+                service.pipeline.notify(session, "delivery", item.conversation_id)
 
 
 def _expired(service: Service, session: Any, visitor_id: str) -> bool:

@@ -74,6 +74,17 @@ def flag_callback(session: Session, case: Case, reason: str, now: datetime, *,
            after={"callback_reason": reason, "detail": detail}, now=now)
 
 
+def clear_callback(session: Session, case: Case, reasons: tuple[str, ...], now: datetime, *,
+                   actor: str) -> None:
+    """The call-back is no longer needed (a person has the customer now)."""
+    if case.callback_reason not in reasons:
+        return
+    before = {"callback_reason": case.callback_reason}
+    case.callback_reason, case.callback_at, case.updated_at = None, None, now
+    record(session, case, actor=actor, action="callback_cleared", before=before,
+           after={"callback_reason": None}, now=now)
+
+
 def latest_for_conversation(session: Session, conversation_id: int) -> Case | None:
     return session.scalar(select(Case).where(Case.conversation_id == conversation_id)
                           .order_by(Case.id.desc()).limit(1))

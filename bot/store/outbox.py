@@ -133,6 +133,28 @@ def enqueue_unreachable(session: Session, message: Message, *, recipient: str,
     return item
 
 
+def pending_for(session: Session, message_ids: list[int]) -> list[int]:
+    """Which of these messages still wait in the outbox."""
+    if not message_ids:
+        return []
+    return list(session.scalars(select(OutboxItem.id).where(
+        OutboxItem.message_id.in_(message_ids), OutboxItem.status == "pending")))
+
+
+def shown_elsewhere(session: Session, item_ids: list[int], now: datetime, via: str
+                    ) -> list[OutboxItem]:
+    """The customer has these already (a web chat page read them in its history): delivered,
+    not sent again. The rows that changed."""
+    changed = []
+    for item in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(item_ids))):
+        if item.status == "pending":
+            item.status, item.via, item.delivered_at = "delivered", via, now
+            item.attempts += 1
+            item.last_error = None
+            changed.append(item)
+    return changed
+
+
 def states(session: Session, message_ids: list[int]) -> dict[int, OutboxItem]:
     """Outbox rows by message id: how each message's delivery stands."""
     if not message_ids:

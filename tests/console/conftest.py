@@ -3,6 +3,7 @@ tests/service), agents with API tokens, and web chat customers talking to it."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from bot.store.models import AuditEvent, ChannelIdentity, Conversation
 from tests.service.conftest import LiveServer, serving
 from tests.service.conftest import live as live  # the service, on SQLite and PostgreSQL
 
-from .agents import AGENT, LEAD, OTHER, Someone, webchat_say
+from .agents import AGENT, LEAD, OTHER, Someone, signed_in, webchat_say
 
 HISTORY = "/channels/webchat/history"
 
@@ -55,6 +56,16 @@ def sqlite_live(tmp_path: Path) -> Iterator[LiveServer]:
     with serving(Settings(database_url=f"sqlite:///{tmp_path / 'intake.db'}",
                           outbox_poll_seconds=0.1, _env_file=None)) as server:
         yield server
+
+
+@contextlib.contextmanager
+def at_console(live: LiveServer, who: Someone) -> Iterator[tuple[httpx.Client, str]]:
+    """`signed_in` for the block: the logged-in client (closed afterwards), its CSRF token."""
+    client, csrf = signed_in(live, who)
+    try:
+        yield client, csrf
+    finally:
+        client.close()
 
 
 class Customer:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from bot.store.models import AuditEvent
 from workflow import catalog
 
-from .agents import AGENT, LEAD, OTHER, api, signed_in
-from .conftest import Customer, audit_trail
+from .agents import AGENT, LEAD, OTHER, api
+from .conftest import Customer, at_console, audit_trail
 
 URGENT = "我的卡被盗刷了5000元"
 OPENING = ("我是张伟，手机13912345678。昨天下午在你们南山支行的ATM取款2000元，"
@@ -102,7 +102,7 @@ def test_while_an_agent_has_it_the_bot_is_silent_and_the_agent_talks(live, token
         assert sent.status_code == 201, sent.text
         message = sent.json()["message"]
         assert message["delivery"]["state"] == "queued"
-        assert message["sender"] == f"agent:{AGENT.login}"
+        assert message["sender"] == f"agent:{AGENT.login}" and message["who"] == AGENT.name
         assert customer.told()[-1] == "您好，我是王芳，正在为您核实。"
 
         assert agent.post(f"/api/v1/conversations/{cid}/messages",
@@ -207,11 +207,8 @@ def test_with_nobody_online_the_customer_is_called_back(live, tokens):
 
 
 def test_with_an_agent_at_the_console_the_customer_is_told_the_wait(live, tokens):
-    console, _csrf = signed_in(live, AGENT)
-    try:
+    with at_console(live, AGENT):
         asked = Customer(live).say("转人工")
-    finally:
-        console.close()
     told = " ".join(r["text"] for r in asked["replies"])
     assert "分钟" in told
     assert "回电" not in told

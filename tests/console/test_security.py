@@ -17,8 +17,8 @@ from bot.console.auth import COOKIE
 from bot.store import agents
 from bot.store.models import AgentSession, ApiToken
 
-from .agents import AGENT, LEAD, OTHER, api, signed_in
-from .conftest import Customer, enrol
+from .agents import AGENT, LEAD, OTHER, api
+from .conftest import Customer, at_console, audit_trail, enrol
 
 XSS = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"
@@ -87,8 +87,10 @@ def test_every_api_route_needs_a_live_token(sqlite_live):
     cid = customer.conversation_id
     with api(live, gone) as client:
         assert client.get("/api/v1/queue").status_code == 200
-    with live.service.sessions.begin() as s:
-        agents.disable(s, agents.by_login(s, OTHER.login), datetime.now(UTC))
+    with at_console(live, OTHER) as (console, _):
+        with live.service.sessions.begin() as s:
+            agents.disable(s, agents.by_login(s, OTHER.login), datetime.now(UTC))
+        assert console.get("/console").status_code == 303, "disabling ends the session"
 
     wrong = "ik_" + "A" * 43
     for authorization in (None, f"Bearer {wrong}", "Bearer nonsense", f"Basic {lead_token}",
@@ -114,19 +116,20 @@ def test_console_changes_need_the_sessions_csrf_token(sqlite_live):
     cid = customer.conversation_id
     take = f"/console/conversations/{cid}/take"
 
-    client, csrf = signed_in(live, AGENT)
-    with client:
+    before = customer.told()
+    with at_console(live, AGENT) as (client, csrf):
+        forged = csrf[:-1] + ("A" if csrf[-1] != "A" else "B")
         refused = [
             client.post(take),
             client.post(take, data={"csrf": ""}),
-            client.post(take, data={"csrf": csrf[:-2] + "xx"}),
+            client.post(take, data={"csrf": forged}),
             client.post(take, headers={"X-CSRF-Token": "not-the-token"}),
             client.post(take, data={"csrf": csrf}, headers={"Origin": "https://evil.example"}),
             client.post(take, headers={"X-CSRF-Token": csrf, "Origin": "null"}),
         ]
         assert [r.status_code for r in refused] == [403] * len(refused)
         assert state_of(live, lead_token, cid)["waiting"] is True, "nothing changed"
-        assert len(customer.told()) == 2, "the customer was told nothing"
+        assert customer.told() == before, "the customer was told nothing"
 
         taken = client.post(take, data={"csrf": csrf}, headers={"Origin": live.url})
         assert taken.status_code == 303
@@ -155,8 +158,7 @@ def test_an_agent_cannot_open_another_agents_conversation(sqlite_live):
     with api(live, agent_token) as agent:
         assert agent.post(f"/api/v1/conversations/{cid}/take").status_code == 200
 
-    other, csrf = signed_in(live, OTHER)
-    with other:
+    with at_console(live, OTHER) as (other, csrf):
         for page in (f"/console/conversations/{cid}", f"/console/conversations/{cid}/live"):
             answer = other.get(page)
             assert answer.status_code == 403, page
@@ -170,8 +172,7 @@ def test_an_agent_cannot_open_another_agents_conversation(sqlite_live):
         assert answer.status_code == 403 and AGENT.name in answer.json()["detail"]
     assert "插话" not in customer.told()
 
-    lead, _ = signed_in(live, LEAD)
-    with lead:
+    with at_console(live, LEAD) as (lead, _):
         page = lead.get(f"/console/conversations/{cid}")
         assert page.status_code == 200 and "年费被多扣" in page.text
     with api(live, lead_token) as client:
@@ -200,27 +201,35 @@ def test_wrong_passwords_lock_that_login_only(live):
 
         assert log_in(client, OTHER.login, OTHER.password).status_code == 303
         assert client.get("/console").status_code == 200
+    assert ("login:wang", "login_failed", "agent:wang") in audit_trail(live)
 
 
-def test_failures_from_one_address_lock_that_address(sqlite_live):
+def test_recent_failures_lock_that_login_and_that_address(sqlite_live):
+    """The lock on failures already in the store: 10 for a login, 50 from an address (50
+    real ones would cost 50 password hashes)."""
     live = sqlite_live
-    enrol(live, AGENT)
-    enrol(live, OTHER)
+    for who in (LEAD, AGENT, OTHER):
+        enrol(live, who)
     now = datetime.now(UTC)
     with live.service.sessions.begin() as s:
-        # 50 failures spread over logins (none of them locked by itself), from elsewhere ...
+        for n in range(10):
+            agents.record_attempt(s, AGENT.login, "10.1.2.3", False, now - timedelta(minutes=n))
+        # 50 failures spread over logins (none of them locked by itself), from elsewhere
         for n in range(50):
             agents.record_attempt(s, f"guess{n % 10}", "10.1.2.3", False, now)
     with browser(live) as client:
-        assert log_in(client, AGENT.login, AGENT.password).status_code == 303, \
-            "failures from another address do not lock this one"
+        for login in (AGENT.login, AGENT.login.upper()):
+            locked = log_in(client, login, AGENT.password)
+            assert locked.status_code == 429, login
+            assert int(locked.headers["retry-after"]) > 0
+        assert client.get("/console").status_code == 303
+        assert log_in(client, OTHER.login, OTHER.password).status_code == 303, \
+            "another login, and failures from another address, do not lock this one"
     with live.service.sessions.begin() as s:
-        # ... and 49 from here; the 50th is the service's own answer.
-        for n in range(49):
+        for n in range(50):
             agents.record_attempt(s, f"guess{n % 7}", "127.0.0.1", False, now)
     with browser(live) as client:
-        assert log_in(client, "nobody", "wrong password").status_code in (401, 429)
-        assert log_in(client, OTHER.login, OTHER.password).status_code == 429
+        assert log_in(client, LEAD.login, LEAD.password).status_code == 429
 
 
 # ---- sessions ------------------------------------------------------------------------------
@@ -236,8 +245,10 @@ def _back(live, minutes: float) -> None:
 def test_session_cookie_logout_and_idle_sessions(live):
     enrol(live, AGENT)
     with browser(live) as client:
-        answer = log_in(client, AGENT.login, AGENT.password)
+        answer = client.post("/console/login", data={
+            "login": AGENT.login, "password": AGENT.password, "next": "//evil.example/x"})
         assert answer.status_code == 303
+        assert answer.headers["location"] == "/console", "no redirect off the console"
         [cookie] = [c for c in answer.headers.get_list("set-cookie")
                     if c.startswith(f"{COOKIE}=")]
         attributes = [a.strip().lower() for a in cookie.split(";")]
@@ -278,8 +289,7 @@ def test_complaint_markup_is_shown_as_text(sqlite_live):
     customer.say(XSS)
     cid = customer.conversation_id
 
-    lead, _ = signed_in(live, LEAD)
-    with lead:
+    with at_console(live, LEAD) as (lead, _):
         for path in ("/console", "/console/queue", f"/console/conversations/{cid}",
                      f"/console/conversations/{cid}/live"):
             page = lead.get(path)

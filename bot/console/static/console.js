@@ -96,6 +96,25 @@
     });
   }
 
+  // Waiting times keep counting between refreshes.
+  var lang = body.dataset.lang;
+  function duration(seconds) {
+    if (seconds < 60) return lang === "en" ? seconds + " s" : seconds + " 秒";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return lang === "en" ? minutes + " min" : minutes + " 分钟";
+    var h = Math.floor(minutes / 60), m = minutes % 60;
+    return lang === "en" ? h + " h " + m + " min" : h + " 小时 " + m + " 分钟";
+  }
+  setInterval(function () {
+    var cells = document.querySelectorAll("[data-since]");
+    for (var i = 0; i < cells.length; i++) {
+      var since = Date.parse(cells[i].dataset.since);
+      if (!isNaN(since)) {
+        cells[i].textContent = duration(Math.max(0, Math.floor((Date.now() - since) / 1000)));
+      }
+    }
+  }, 5000);
+
   scrollMessages();
   connect();
 })();
