@@ -27,6 +27,18 @@ QUEUE_SIZE = 200  # notices one slow console may lag behind; the oldest are drop
 _PENDING = "bulletin_notices"
 
 
+def announce(session: Session, kind: str, conversation_id: int | None = None,
+             **extra: Any) -> None:
+    """Tell the consoles of every service process, from any process (the CLI too), once the
+    session's transaction commits: PostgreSQL only (on SQLite one process serves, and its
+    consoles catch up on their next refresh)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    notice = {"kind": kind, "conversation_id": conversation_id, **extra}
+    session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": CHANNEL, "payload": json.dumps(notice)})
+
+
 class Bulletin:
     def __init__(self, db: Database, sessions: sessionmaker[Session]) -> None:
         self.db = db
@@ -43,11 +55,10 @@ class Bulletin:
              **extra: Any) -> None:
         """Announce `kind` (handoff, message, taken, released, closed, filed, delivery...)
         once the session's transaction commits."""
-        notice = {"kind": kind, "conversation_id": conversation_id, **extra}
         if self.postgres:
-            session.execute(text("SELECT pg_notify(:channel, :payload)"),
-                            {"channel": CHANNEL, "payload": json.dumps(notice)})
+            announce(session, kind, conversation_id, **extra)
         else:
+            notice = {"kind": kind, "conversation_id": conversation_id, **extra}
             session.info.setdefault(_PENDING, []).append(notice)
 
     def _after_commit(self, session: Session) -> None:

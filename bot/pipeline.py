@@ -191,10 +191,12 @@ class Pipeline:
             conversation.status = "closed"
             conversations.save_state(session, conversation, {}, now)
             return Handled((), False, conversation.id, None)
-        if conversation.status == "closed":  # back again: a fresh conversation
+        if conversation.status == "closed":
+            # Back again: whoever closed it left the state to start from (an agent keeps
+            # the customer's name and phone; an unsubscribe kept nothing).
             conversation.status = "bot"
-            conversation.state = {}
             conversations.clear_handoff(conversation)
+            conversation.callback_reason = conversation.callback_at = None
         if conversation.status == "handoff":
             # An agent has this conversation: the bot stays silent, the agent sees it live.
             conversation.updated_at = now
@@ -267,8 +269,9 @@ class Pipeline:
                                   customer_id=conversation.customer_id,
                                   conversation_id=conversation.id,
                                   channel=conversation.channel, now=now, due=due)
-                if conversation.callback_reason is not None:
-                    # Nobody could take the conversation: someone calls the customer back.
+                if conversation.callback_reason is not None and \
+                        conversation.handoff_requested_at is not None:
+                    # They asked for a person nobody could be: someone calls them back.
                     cases.flag_callback(session, case, conversation.callback_reason, now)
                 self.notify(session, "filed", conversation.id,
                             urgent=case.priority == "urgent")
@@ -301,8 +304,9 @@ class Pipeline:
         with no agent online, that someone will call back (the bot goes on collecting)."""
         already = conversation.handoff_requested_at is not None
         urgent = reason == "urgent" or conversation.handoff_urgent
-        if not already:
-            conversation.handoff_requested_at = now
+        escalated = already and urgent and not conversation.handoff_urgent
+        if not already or escalated:  # a waiting customer who turns out urgent moves up
+            conversation.handoff_requested_at = conversation.handoff_requested_at or now
             conversation.handoff_reason = reason
             conversation.handoff_urgent = urgent
         online = agents.online(session, now, rules.ONLINE_WITHIN)
@@ -313,7 +317,7 @@ class Pipeline:
             case = cases.latest_for_conversation(session, conversation.id)
             if case is not None and case.status not in ("resolved", "closed"):
                 cases.flag_callback(session, case, "no_agent_online", now)
-        if not already:
+        if not already or escalated:
             self.notify(session, "handoff", conversation.id, urgent=urgent, reason=reason)
             self.metrics.handoffs.labels(reason, "yes" if online else "no").inc()
         return self.engine.resume(step.state, HandoffQueued(reason, online, wait, already),

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         15, ge=1, le=24 * 60, description="after 10 wrong passwords for a login (or 50 from "
         "one address) within this many minutes, log-ins are refused for as long")
 
+    console_secure_cookie: bool | None = Field(
+        None, description="mark the console's cookie Secure: unset = when the request came "
+        "over HTTPS (as the proxy says, see INTAKE_FORWARDED_ALLOW_IPS); true behind a proxy "
+        "that terminates TLS")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="proxies trusted for X-Forwarded-For/-Proto (comma-separated "
+        "addresses, or *): the client's address (sign-in limits, audit) and the scheme")
+
     telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="secret_token given to setWebhook; set = webhook mode, unset = polling")

@@ -168,11 +168,12 @@ class Engine:
         else:
             self._collecting(turn, clean)
         st.misunderstood = st.misunderstood + 1 if turn.misunderstood else 0
-        if not st.handoff_requested:
-            if stage != "filing" and classify.is_urgent(clean):
-                self._request_handoff(turn, "urgent")
-            elif st.misunderstood >= 2:
-                self._request_handoff(turn, "not_understood")
+        # Urgency is heard even while the customer already waits for a person: the queue
+        # must put them first.
+        if stage != "filing" and st.handoff_reason != "urgent" and classify.is_urgent(clean):
+            self._request_handoff(turn, "urgent")
+        elif not st.handoff_requested and st.misunderstood >= 2:
+            self._request_handoff(turn, "not_understood")
         if not turn.replies and not _awaits_outcome(turn.events):
             self._prompt(turn)
         return turn.result()

@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.console.secrets import API_PREFIX, hash_password, new_password, new_token, token_hash
+from bot.live import announce
 from bot.settings import Settings
 from bot.store import agents as store
-from bot.store import audit
+from bot.store import audit, conversations
 from bot.store.db import make_engine, make_sessionmaker, migrate
-from bot.store.models import Agent, AgentSession, ApiToken, AuditEvent
+from bot.store.models import Agent, AuditEvent
 
 PasswordSource = Literal["stdin", "generate", "prompt"]
 
@@ -184,22 +184,21 @@ def disable(login: str) -> int:
             if agent.disabled_at is not None:
                 print(f"agent {login} is disabled already")
                 return 0
-            # Counted only to tell the user what the disabling ended.
-            sessions_open = session.scalar(
-                select(func.count()).select_from(AgentSession).where(
-                    AgentSession.agent_id == agent.id, AgentSession.ended_at.is_(None))) or 0
-            tokens_live = session.scalar(
-                select(func.count()).select_from(ApiToken).where(
-                    ApiToken.agent_id == agent.id, ApiToken.revoked_at.is_(None))) or 0
             now = datetime.now(UTC)
-            store.disable(session, agent, now)
+            sessions_open, tokens_live = store.disable(session, agent, now)
+            # Their conversations go back to the queue rather than wait for them for ever.
+            requeued = conversations.return_to_queue(session, agent.id, now)
+            for conversation_id in requeued:
+                announce(session, "released", conversation_id)
             audit.record(session, actor=ACTOR, action="agent_disabled", subject=_subject(login),
                          now=now, detail={"sessions_ended": sessions_open,
-                                          "tokens_revoked": tokens_live})
+                                          "tokens_revoked": tokens_live,
+                                          "conversations_requeued": requeued})
     except _Refused as exc:
         return _fail(exc)
     print(f"disabled agent {login}: {sessions_open} session(s) ended, "
-          f"{tokens_live} API token(s) revoked")
+          f"{tokens_live} API token(s) revoked, {len(requeued)} conversation(s) back in "
+          f"the queue")
     return 0
 
 

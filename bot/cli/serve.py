@@ -21,6 +21,7 @@ def serve(host: str, port: int, workers: int) -> int:
         print("intake serve: several workers need PostgreSQL; using one", file=sys.stderr)
         workers = 1
     uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 log_level=settings.log_level.lower(), access_log=False,
                 log_config=uvicorn_log_config(settings))
     return 0

@@ -42,6 +42,10 @@ class QueueEntry(BaseModel):
     business: str | None
     last_customer_text: str | None
     agent: str | None
+    agent_online: bool | None = Field(description="whether the agent who has it has the "
+                                      "console open (held conversations)")
+    callback_reason: str | None = Field(description="why someone must call this customer "
+                                        "back, if they must")
 
 
 class QueueCase(BaseModel):

@@ -53,22 +53,27 @@ def log_in(sessions: sessionmaker[Session], login: str, password: str, address: 
     minutes = max(1, int(lock.total_seconds() // 60))
     # Each refusal is written down before it is raised: raising inside the transaction
     # would roll back the very attempt that must count.
+    # The attempt counts as failed from the start and turns into a success only once the
+    # password checked out: parallel guesses each see the others, and none slips past the
+    # limit while the slow hash runs.
     with sessions.begin() as session:
         locked = agents.failures(session, since=since, address=address) >= ADDRESS_LIMIT or \
             agents.failures(session, since=since, login=login) >= LOCK_AFTER
         if locked:
             audit.record(session, actor=f"login:{login}", action="login_locked",
                          subject=f"agent:{login}", now=now, address=address)
-    if locked:
-        raise LoginRefused("locked", 429, minutes)
-    with sessions() as session:
+        else:
+            attempt = agents.record_attempt(session, login, address, False, now)
         agent = agents.by_login(session, login)
         stored = agent.password_hash if agent is not None else None
         usable = agent is not None and agent.disabled_at is None
+    if locked:
+        raise LoginRefused("locked", 429, minutes)
     # The slow hash runs outside any transaction (no lock held meanwhile).
     ok = secrets.check_password(stored, password) and usable
     with sessions.begin() as session:
-        agents.record_attempt(session, login, address, ok, now)
+        if ok:
+            agents.attempt_succeeded(session, attempt)
         if not ok or agent is None:
             audit.record(session, actor=f"login:{login}", action="login_failed",
                          subject=f"agent:{login}", now=now, address=address)
@@ -87,8 +92,10 @@ def log_in(sessions: sessionmaker[Session], login: str, password: str, address: 
 
 
 def seat(sessions: sessionmaker[Session], token: str | None, idle: timedelta,
-         longest: timedelta, now: datetime | None = None) -> Seat | None:
-    """The live session the cookie names, noting its use; None if there is none."""
+         longest: timedelta, now: datetime | None = None, touch: bool = True) -> Seat | None:
+    """The live session the cookie names, noting its use (`touch`: a person acted, not a
+    page refreshing itself, which must not keep an unattended console signed in); None if
+    there is none."""
     if not token or len(token) > 200:
         return None
     now = now or datetime.now(UTC)
@@ -97,7 +104,7 @@ def seat(sessions: sessionmaker[Session], token: str | None, idle: timedelta,
         if found is None:
             return None
         row, agent = found
-        if now - row.last_seen_at >= TOUCH_EVERY:
+        if touch and now - row.last_seen_at >= TOUCH_EVERY:
             agents.touch(session, row.id, now)
         return Seat(Actor(agent.id, agent.login, agent.name, agent.role, agent.lang), row.id,
                     row.csrf_token)

@@ -62,11 +62,14 @@ class Desk:
         with self.sessions() as session:
             waiting = conversations.waiting(session)
             held = conversations.held(session, None if actor.is_lead else actor.id)
+            mine = None if actor.is_lead else actor.id
             convs = waiting + held
             last = conversations.last_inbound(session, [c.id for c in convs])
             idents = conversations.identities(session, [c.id for c in convs])
             names = {a.id: a.name for a in agents.all_agents(session)}
+            present = agents.online_ids(session, now, rules.ONLINE_WITHIN)
             entries = [self._entry(session, c, last.get(c.id), idents.get(c.id), names, now)
+                       | {"agent_online": c.agent_id in present if c.agent_id else None}
                        for c in convs]
             entries = [e for e in entries if _matches(e, filters)]
             open_cases = cases.open_cases(
@@ -78,12 +81,13 @@ class Desk:
                                key=lambda r: rules.case_key(r["priority"], r["overdue"],
                                                             r["due_date"], r["filed_at"]))
             counts = {
-                "waiting": sum(1 for c in waiting),
-                "urgent": sum(1 for c in waiting if c.handoff_urgent),
+                "waiting": conversations.count_waiting(session),
+                "urgent": conversations.count_waiting(session, urgent=True),
                 "mine": sum(1 for c in held if c.agent_id == actor.id),
-                "open_cases": cases.count_open(session),
-                "overdue": cases.count_open(session, overdue_on=today),
-                "agents_online": agents.online(session, now, rules.ONLINE_WITHIN),
+                "open_cases": cases.count_open(session, agent_id=mine),
+                "overdue": cases.count_open(session, overdue_on=today, agent_id=mine),
+                "callbacks": cases.count_open(session, callback=True, agent_id=mine),
+                "agents_online": len(present),
             }
         return {"counts": counts,
                 "waiting": [e for e in entries if e["state"] == "waiting"],
@@ -107,7 +111,7 @@ class Desk:
             situation = self._situation(session, conv)
             try:
                 rules.may_view(actor, situation)
-                view = self._view(session, conv, situation, now)
+                view = self._view(actor, session, conv, situation, now)
             except Refused as exc:
                 refused = exc
         subject = f"conversation:{conversation_id}"
@@ -139,13 +143,8 @@ class Desk:
             conv.callback_reason = conv.callback_at = None  # a person has them now
             conv.updated_at = now
             for case in cases.of_conversations(session, [conv.id]):
-                if case.status in cases.OPEN_EXCLUDES:
-                    continue
-                if case.agent_id is None:
+                if case.agent_id is None and case.status not in cases.OPEN_EXCLUDES:
                     case.agent_id = actor.id  # the case follows the conversation
-                # Nobody was online when they asked; a person has them now.
-                cases.clear_callback(session, case, ("no_agent_online",), now,
-                                     actor=actor.label)
             self._tell(session, conv, self.engine.agent_joined(conv.state or {}, actor.name,
                                                                self._local(now)), now)
             return {"waited_seconds": waited}
@@ -189,8 +188,11 @@ class Desk:
         def act(session: Session, conv: Conversation, s: rules.Situation, now: datetime
                 ) -> dict[str, Any]:
             rules.may_close(actor, s)
+            # The state it leaves (name and phone kept, the draft dropped) is where the
+            # customer's next message starts.
             self._tell(session, conv, self.engine.agent_closed(conv.state or {},
-                                                               self._local(now)), now)
+                                                               self._local(now)), now,
+                       save_state=True)
             conv.status = "closed"
             conversations.clear_handoff(conv)
             return {}
@@ -235,19 +237,31 @@ class Desk:
 
     def save_canned(self, actor: Actor, *, reply_id: int | None, lang: str, title: str,
                     text: str, address: str | None = None) -> None:
-        rules.may_edit_canned(actor)
-        if lang not in ("zh", "en"):
-            raise Refused("bad_canned", 422, limit=str(MAX_REPLY))
-        title, text = title.strip(), text.strip()
-        if not title or not text or len(title) > 100 or len(text) > MAX_REPLY:
-            raise Refused("bad_canned", 422, limit=str(MAX_REPLY))
         now = self.clock()
-        with self.pipeline.transaction() as session:
-            saved = canned.save(session, reply_id=reply_id, lang=lang, title=title, text=text,
-                                actor=actor.label, now=now)
-            audit.record(session, actor=actor.label, action="canned_saved",
-                         subject=f"canned:{saved.id}", now=now, address=address,
-                         detail={"lang": lang, "title": title})
+        subject = f"canned:{reply_id}" if reply_id is not None else "canned:new"
+        title, text = title.strip(), text.strip()
+        try:
+            rules.may_edit_canned(actor)
+            if lang not in ("zh", "en") or not title or not text or len(title) > 100 \
+                    or len(text) > MAX_REPLY:
+                raise Refused("bad_canned", 422, limit=str(MAX_REPLY))
+            with self.pipeline.transaction() as session:
+                before = canned.get(session, reply_id) if reply_id is not None else None
+                was = {"lang": before.lang, "title": before.title, "text": before.text} \
+                    if before is not None else None
+                try:
+                    saved = canned.save(session, reply_id=reply_id, lang=lang, title=title,
+                                        text=text, actor=actor.label, now=now)
+                except canned.TitleTaken:
+                    raise Refused("canned_exists", 409, title=title) from None
+                audit.record(session, actor=actor.label, action="canned_saved",
+                             subject=f"canned:{saved.id}", now=now, address=address,
+                             detail={"before": was,
+                                     "after": {"lang": lang, "title": title, "text": text}})
+        except Refused as refused:
+            self._audit(actor, "canned_refused", subject, now, address,
+                        {"reason": refused.message})
+            raise
 
     # ---- inside -------------------------------------------------------------------------
 
@@ -365,9 +379,18 @@ class Desk:
             "callback_reason": conv.callback_reason,
         }
 
-    def _view(self, session: Session, conv: Conversation, s: rules.Situation, now: datetime
-              ) -> dict[str, Any]:
-        everyone = conversations.of_customer(session, conv.customer_id)
+    def _may_see(self, actor: Actor, session: Session, conv: Conversation) -> bool:
+        try:
+            rules.may_view(actor, self._situation(session, conv))
+        except Refused:
+            return False
+        return True
+
+    def _view(self, actor: Actor, session: Session, conv: Conversation, s: rules.Situation,
+              now: datetime) -> dict[str, Any]:
+        # The customer's other conversations and cases, as far as this agent may see them.
+        everyone = [c for c in conversations.of_customer(session, conv.customer_id)
+                    if c.id == conv.id or self._may_see(actor, session, c)]
         channel_of = {c.id: c.channel for c in everyone}
         messages = conversations.messages_of(session, [c.id for c in everyone])
         items = outbox.states(session, [m.id for m in messages if m.direction == "out"])
@@ -384,7 +407,8 @@ class Desk:
             draft = {k: built.get(k) for k in ("category", "secondary_categories", "priority",
                                                 "business", "reasons", "missing")}
         today = now.astimezone(self.settings.zone).date()
-        customer_cases = cases.of_customer(session, conv.customer_id)
+        customer_cases = [c for c in cases.of_customer(session, conv.customer_id)
+                          if actor.is_lead or c.agent_id in (None, actor.id)]
         agent_names = {a.id: a.name for a in agents.all_agents(session)}
         return {
             "conversation": {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
 from ..endpoints.common import StoreUnavailable, store_call
+from ..store import audit
 from . import auth, secrets
 from .auth import COOKIE, Seat
 from .desk import QueueFilters
@@ -44,11 +45,13 @@ def _limits(request: Request | WebSocket) -> tuple[timedelta, timedelta]:
     return timedelta(minutes=s.console_idle_minutes), timedelta(hours=s.console_session_hours)
 
 
-async def _seat(request: Request | WebSocket) -> Seat | None:
+async def _seat(request: Request | WebSocket, touch: bool = True) -> Seat | None:
+    """The session; `touch`: a person acted (a page refreshing itself does not count, so an
+    unattended console still signs out when idle)."""
     service, _ = desk_of(request)
     idle, longest = _limits(request)
     return await store_call(service, auth.seat, service.sessions, request.cookies.get(COOKIE),
-                            idle, longest)
+                            idle, longest, None, touch)
 
 
 def _to_login(request: Request) -> Response:
@@ -75,8 +78,17 @@ async def _checked(request: Request) -> tuple[Seat, dict[str, Any]]:
     form = dict(await request.form())
     token = str(form.get("csrf") or request.headers.get(auth.CSRF_HEADER) or "")
     if not token or not secrets.same(token, seat.csrf) or not _same_origin(request):
+        service, _ = desk_of(request)
+        await store_call(service, _audit_csrf, service, seat, request.url.path,
+                         auth.address_of(request))
         raise Refused("csrf", 403)
     return seat, form
+
+
+def _audit_csrf(service: Any, seat: Seat, path: str, address: str) -> None:
+    with service.pipeline.transaction() as session:
+        audit.record(session, actor=seat.actor.label, action="csrf_refused", subject=None,
+                     now=datetime.now(UTC), address=address, detail={"path": path[:200]})
 
 
 def _refused(request: Request, seat: Seat | None, refused: Refused) -> HTMLResponse:
@@ -129,8 +141,9 @@ async def log_in(request: Request) -> Response:
             response.headers["Retry-After"] = str(refused.minutes * 60)
         return response
     response = RedirectResponse(target, status_code=303)
+    secure = service.settings.console_secure_cookie
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https",
+                        secure=request.url.scheme == "https" if secure is None else secure,
                         max_age=service.settings.console_session_hours * 3600)
     return response
 
@@ -176,7 +189,7 @@ async def queue_rows(request: Request) -> Response:
 
 async def _queue(request: Request, template: str) -> Response:
     service, desk = desk_of(request)
-    seat = await _seat(request)
+    seat = await _seat(request, touch=template == "queue.html")
     if seat is None:
         return _to_login(request)
     filters = _filters(request)
@@ -204,15 +217,21 @@ async def conversation_live(request: Request, conversation_id: int) -> Response:
 
 async def _conversation(request: Request, conversation_id: int, template: str) -> Response:
     service, desk = desk_of(request)
-    seat = await _seat(request)
+    opened = template == "conversation.html"
+    seat = await _seat(request, touch=opened)
     if seat is None:
         return _to_login(request)
-    opened = template == "conversation.html"
     try:
         view = await store_call(service, desk.conversation, seat.actor, conversation_id,
                                 opened=opened, address=auth.address_of(request))
     except Refused as refused:
-        return _refused(request, seat, refused)
+        if opened:
+            return _refused(request, seat, refused)
+        # An open page whose conversation went elsewhere (another agent took it): the page
+        # says so in place of the conversation rather than keep showing a stale one (htmx
+        # swaps 403 and 404 answers in, see base.html).
+        return render("_gone.html", seat.actor.lang, refused.status, service.settings.zone,
+                      seat=seat, message=refused.in_language(seat.actor.lang))
     replies: list[dict[str, Any]] = []
     others: list[Any] = []
     if opened:
@@ -356,23 +375,33 @@ async def live(ws: WebSocket) -> None:
     queue = bulletin.subscribe()
     idle, longest = _limits(ws)
     receiver = asyncio.create_task(_drain(ws))
+    loop = asyncio.get_running_loop()
+    beat = loop.time() + PRESENCE_SECONDS
     try:
         while not receiver.done():
-            try:
-                notice = await asyncio.wait_for(queue.get(), PRESENCE_SECONDS)
-            except TimeoutError:
+            # Presence on a fixed beat, however busy the notices: an agent on a busy queue
+            # stays online, and a session that ended closes the socket.
+            if loop.time() >= beat:
+                beat = loop.time() + PRESENCE_SECONDS
                 try:
                     here = await store_call(service, auth.still_here, service.sessions, seat,
                                             idle, longest)
                 except StoreUnavailable:
-                    continue
+                    here = True
                 if not here:
                     await ws.close(CLOSE_SIGNED_OUT, "signed out")
                     return
                 await ws.send_json({"kind": "ping"})
+            # Wait for a notice, the beat, or the page going away (whichever comes first:
+            # a closing socket must not hold up a shutdown until the next beat).
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, receiver}, timeout=max(0.0, beat - loop.time()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
                 continue
-            await ws.send_json(notice)
-    except (WebSocketDisconnect, RuntimeError):
+            await ws.send_json(getter.result())
+    except (WebSocketDisconnect, RuntimeError, OSError):  # the page went away meanwhile
         pass
     finally:
         bulletin.unsubscribe(queue)

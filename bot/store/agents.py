@@ -53,15 +53,17 @@ def active(session: Session) -> list[Agent]:
                                 .order_by(Agent.name)))
 
 
-def disable(session: Session, agent: Agent, now: datetime) -> None:
-    """No more log-ins or API calls: end the sessions, revoke the tokens."""
+def disable(session: Session, agent: Agent, now: datetime) -> tuple[int, int]:
+    """No more log-ins or API calls: end the sessions, revoke the tokens. How many sessions
+    ended and tokens were revoked."""
     agent.disabled_at = agent.disabled_at or now
-    session.execute(update(AgentSession).where(AgentSession.agent_id == agent.id,
-                                               AgentSession.ended_at.is_(None))
-                    .values(ended_at=now))
-    session.execute(update(ApiToken).where(ApiToken.agent_id == agent.id,
-                                           ApiToken.revoked_at.is_(None))
-                    .values(revoked_at=now))
+    ended = session.execute(update(AgentSession).where(AgentSession.agent_id == agent.id,
+                                                       AgentSession.ended_at.is_(None))
+                            .values(ended_at=now))
+    revoked = session.execute(update(ApiToken).where(ApiToken.agent_id == agent.id,
+                                                     ApiToken.revoked_at.is_(None))
+                              .values(revoked_at=now))
+    return ended.rowcount or 0, revoked.rowcount or 0
 
 
 # ---- sessions ---------------------------------------------------------------------------
@@ -106,6 +108,14 @@ def end_session(session: Session, session_id: int, now: datetime) -> None:
                     .values(ended_at=now))
 
 
+def online_ids(session: Session, now: datetime, within: timedelta) -> set[int]:
+    """The agents with the console open now."""
+    return set(session.scalars(
+        select(AgentSession.agent_id).join(Agent, AgentSession.agent_id == Agent.id)
+        .where(AgentSession.ended_at.is_(None), AgentSession.present_at >= now - within,
+               Agent.disabled_at.is_(None))))
+
+
 def online(session: Session, now: datetime, within: timedelta) -> int:
     """Agents with the console open: a session seen within `within`."""
     return session.scalar(
@@ -143,8 +153,15 @@ def by_token(session: Session, token_hash: str, now: datetime) -> Agent | None:
 
 
 def record_attempt(session: Session, login: str, address: str, ok: bool,
-                   now: datetime) -> None:
-    session.add(LoginAttempt(login=login[:64], address=address[:64], ok=ok, at=now))
+                   now: datetime) -> int:
+    attempt = LoginAttempt(login=login[:64], address=address[:64], ok=ok, at=now)
+    session.add(attempt)
+    session.flush()
+    return attempt.id
+
+
+def attempt_succeeded(session: Session, attempt_id: int) -> None:
+    session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(ok=True))
 
 
 def failures(session: Session, *, since: datetime, login: str | None = None,

@@ -21,8 +21,16 @@ def get(session: Session, reply_id: int) -> CannedReply | None:
     return session.get(CannedReply, reply_id)
 
 
+class TitleTaken(ValueError):
+    """Another canned reply in that language has this title."""
+
+
 def save(session: Session, *, reply_id: int | None, lang: str, title: str, text: str,
          actor: str, now: datetime) -> CannedReply:
+    taken = session.scalar(select(CannedReply.id).where(
+        CannedReply.lang == lang, CannedReply.title == title))
+    if taken is not None and taken != reply_id:
+        raise TitleTaken(title)
     reply = session.get(CannedReply, reply_id) if reply_id is not None else None
     if reply is None:
         reply = CannedReply(lang=lang, title=title, text=text, updated_by=actor, updated_at=now)

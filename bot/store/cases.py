@@ -194,10 +194,17 @@ def open_cases(session: Session, *, agent_id: int | None = None, include_unassig
     return list(session.scalars(query.order_by(Case.due_date, Case.id).limit(limit)))
 
 
-def count_open(session: Session, *, overdue_on: date | None = None) -> int:
+def count_open(session: Session, *, overdue_on: date | None = None, callback: bool = False,
+               agent_id: int | None = None) -> int:
+    """Open cases (due before `overdue_on`; flagged for a call-back); `agent_id`: only that
+    agent's and the unassigned ones."""
     query = select(func.count()).select_from(Case).where(Case.status.not_in(OPEN_EXCLUDES))
     if overdue_on is not None:
         query = query.where(Case.due_date < overdue_on)
+    if callback:
+        query = query.where(Case.callback_reason.is_not(None))
+    if agent_id is not None:
+        query = query.where((Case.agent_id == agent_id) | Case.agent_id.is_(None))
     return session.scalar(query) or 0
 
 

@@ -172,6 +172,26 @@ def waiting(session: Session, limit: int = 200) -> list[Conversation]:
         .limit(limit)))
 
 
+def count_waiting(session: Session, urgent: bool = False) -> int:
+    query = select(func.count()).select_from(Conversation).where(
+        Conversation.status == "bot", Conversation.handoff_requested_at.is_not(None))
+    if urgent:
+        query = query.where(Conversation.handoff_urgent.is_(True))
+    return session.scalar(query) or 0
+
+
+def return_to_queue(session: Session, agent_id: int, now: datetime) -> list[int]:
+    """The agent is gone (disabled): their conversations wait for another person."""
+    moved = list(session.scalars(select(Conversation).where(
+        Conversation.status == "handoff", Conversation.agent_id == agent_id)
+        .with_for_update()))
+    for conversation in moved:
+        conversation.status, conversation.agent_id, conversation.taken_at = "bot", None, None
+        conversation.handoff_requested_at = conversation.handoff_requested_at or now
+        conversation.updated_at = now
+    return [c.id for c in moved]
+
+
 def held(session: Session, agent_id: int | None = None, limit: int = 200) -> list[Conversation]:
     """Conversations an agent has (that agent's only, when given)."""
     query = select(Conversation).where(Conversation.status == "handoff",

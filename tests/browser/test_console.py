@@ -58,8 +58,15 @@ def test_an_agent_takes_over_a_widget_chat_live(browser: Browser, site: LiveServ
     agent.screenshot(path=str(SHOTS / "console-queue.png"), full_page=True)
 
     row.first.get_by_role("link").click()
+    # A second agent has the same conversation open, about to take it too.
+    other = console(browser, site, OTHER)
+    other.goto(agent.url)
+    expect(other.locator("#take")).to_be_visible()
     agent.locator("#take").click()
     expect(agent.locator("#conv-state")).to_contain_text(AGENT.name)
+    # Their page says at once who has it, and offers no take any more.
+    expect(other.locator("#gone")).to_contain_text(AGENT.name, timeout=10000)
+    expect(other.locator("#take")).to_have_count(0)
     expect(bot_messages(customer).filter(has_text=AGENT.name)).to_have_count(1, timeout=10000)
 
     # A canned reply with its placeholders filled, then a typed one.
@@ -84,7 +91,6 @@ def test_an_agent_takes_over_a_widget_chat_live(browser: Browser, site: LiveServ
     agent.screenshot(path=str(SHOTS / "console-conversation.png"), full_page=True)
 
     # A second agent cannot take it: they are told who has it.
-    other = console(browser, site, OTHER)
     other.goto(agent.url)
     expect(other.locator(".error")).to_contain_text(AGENT.name)
     conversation_id = agent.url.rsplit("/", 1)[-1]

@@ -273,7 +273,8 @@ def test_disable_ends_sessions_and_revokes_tokens(intake: Run, db: Engine) -> No
 
     code, out, err = intake("agents", "disable", "bob")
     assert code == 0, err
-    assert out == "disabled agent bob: 1 session(s) ended, 1 API token(s) revoked\n"
+    assert out == ("disabled agent bob: 1 session(s) ended, 1 API token(s) revoked, "
+                   "0 conversation(s) back in the queue\n")
     found = agent(db, "bob")
     assert found is not None and found.disabled_at is not None
     with Session(db) as session:
@@ -289,7 +290,8 @@ def test_disable_ends_sessions_and_revokes_tokens(intake: Run, db: Engine) -> No
     assert code == 1 and out == "" and "no agent nobody" in err
     assert [(a, s, d) for _, a, s, d in audit_trail(db)
             if a == "agent_disabled"] == [("agent_disabled", "agent:bob",
-                                           {"sessions_ended": 1, "tokens_revoked": 1})]
+                                           {"sessions_ended": 1, "tokens_revoked": 1,
+                                            "conversations_requeued": []})]
 
 
 def test_every_change_is_audited_without_secrets(intake: Run, db: Engine) -> None:

@@ -111,11 +111,15 @@ def test_no_second_urgent_handoff(engine):
     assert second.replies[-1].text.startswith("请问")  # the bot just goes on asking
 
 
-def test_no_urgent_handoff_after_the_customer_asked(engine):
+def test_a_waiting_customer_who_turns_out_urgent_is_escalated_once(engine):
     asked = talk(engine, "转人工")
     step = engine.step(asked.state, "我的卡被盗刷了5000元", NOW)
-    assert reasons(step) == []
-    assert step.state.handoff_reason == "customer_request"
+    assert reasons(step) == ["urgent"]  # the shell moves them to the front of the queue
+    queued = engine.resume(step.state, HandoffQueued("urgent", 1, 3, already_queued=True), NOW)
+    assert queued.state.handoff_reason == "urgent"
+    assert "资金" in queued.replies[0].text or "优先" in queued.replies[0].text
+    again = engine.step(queued.state, "又被刷了一笔2000元", NOW)
+    assert reasons(again) == []
 
 
 def test_urgent_while_confirming_and_after_filing(engine):

@@ -14,7 +14,14 @@
   document.addEventListener("htmx:configRequest", function (event) {
     if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
   });
-  document.addEventListener("htmx:afterSwap", scrollMessages);
+  document.addEventListener("htmx:afterSwap", function () {
+    scrollMessages();
+    // The reply box is outside the refreshed part (so a half-typed reply survives): it is
+    // shown only while this agent has the conversation.
+    var head = document.querySelector("[data-holder-me]");
+    var form = document.getElementById("reply");
+    if (head && form) form.hidden = head.dataset.holderMe !== "1";
+  });
 
   function refresh() {
     // Several notices in a burst make one reload of the changed part.
