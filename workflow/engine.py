@@ -197,7 +197,7 @@ class Engine:
                 turn.say("filed_missing", fields=names)
         elif isinstance(outcome, StatusResult):
             if outcome.found:
-                status = catalog.label(st.lang, "status", outcome.status or "open")
+                status = catalog.label(st.lang, "status", outcome.status or "new")
                 turn.say(
                     "status_found",
                     number=outcome.number,

@@ -34,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     csh = cs_sub.add_parser("show", help="one case with its audit trail")
     csh.add_argument("number")
     csh.add_argument("--json", action="store_true")
+    ca = cs_sub.add_parser("assign", help="give a case to an agent (audited as cli)")
+    ca.add_argument("number")
+    ca.add_argument("login")
+    cm = cs_sub.add_parser("move", help="move a case to another status; the customer is told "
+                           "when it matters (taken up, waiting for them, resolved, reopened)")
+    cm.add_argument("number")
+    cm.add_argument("status", help="new, in_progress, waiting_customer, resolved, closed, "
+                    "reopened, review_requested")
+    cm.add_argument("--note", help="an internal note: why (needed to reopen or for a review)")
+    cm.add_argument("--outcome", help="on resolving: the outcome the customer is told")
+    cn = cs_sub.add_parser("note", help="an internal note on a case (never sent)")
+    cn.add_argument("number")
+    cn.add_argument("text")
 
     it = sub.add_parser("import-transcripts",
                         help="file a case for each hotline call transcript (files or folders)")
@@ -92,11 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(args.host, args.port, args.workers)
     if args.command == "cases":
-        from bot.cli.cases import list_cases, show_case
+        from bot.cli import cases
 
         if args.cases_command == "list":
-            return list_cases(args.limit, args.json)
-        return show_case(args.number, args.json)
+            return cases.list_cases(args.limit, args.json)
+        if args.cases_command == "assign":
+            return cases.assign(args.number, args.login)
+        if args.cases_command == "move":
+            return cases.move(args.number, args.status, args.note, args.outcome)
+        if args.cases_command == "note":
+            return cases.note(args.number, args.text)
+        return cases.show_case(args.number, args.json)
     if args.command == "import-transcripts":
         from bot.cli.hotline import import_transcripts
 

@@ -20,6 +20,7 @@ from workflow.engine import build_case
 from workflow.extract.sensitive import find_sensitive, redact
 from workflow.model import SLOTS, State, Step
 
+from .. import outreach
 from ..pipeline import Pipeline
 from ..store import agents, audit, canned, cases, conversations, outbox
 from ..store.models import Agent, Case, Conversation, Message
@@ -319,28 +320,7 @@ class Desk:
     def _send(self, session: Session, conv: Conversation, text: str, sender: str,
               now: datetime, quick: list[dict[str, str]] | None = None,
               asks: str | None = None) -> tuple[Message, Any]:
-        """Store one message to the customer and queue it for their channel; one the channel
-        cannot carry now is kept as failed and the customer is flagged for a call-back."""
-        to, _ = conversations.recipient(session, conv)
-        message = conversations.add_message(session, conv, direction="out", sender=sender,
-                                            text=text, now=now, quick_replies=quick or None)
-        payload: dict[str, Any] = {"text": text, "quick_replies": quick or [], "agent": True}
-        if asks:
-            payload["asks"] = asks
-        reason = rules.out_of_reach(conv.channel, conversations.last_inbound_at(session, conv.id),
-                                    now)
-        if reason is None:
-            item = outbox.enqueue(session, message, recipient=to, payload=payload, now=now)
-        else:
-            item = outbox.enqueue_unreachable(
-                session, message, recipient=to, payload=payload, now=now,
-                error=f"{reason}: the channel cannot reach the customer now; call them back")
-            conversations.flag_callback(conv, reason, now)
-            case = cases.latest_for_conversation(session, conv.id)
-            if case is not None and case.callback_reason is None:
-                cases.flag_callback(session, case, reason, now)
-        session.flush()
-        return message, item
+        return outreach.send(session, conv, text, sender, now, quick, asks)
 
     def _placeholders(self, session: Session, conv: Conversation) -> dict[str, str | None]:
         case = cases.latest_for_conversation(session, conv.id)

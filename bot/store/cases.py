@@ -49,7 +49,7 @@ def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: i
         secondary_categories=list(draft.get("secondary_categories") or []),
         priority=draft.get("priority") or "normal", reasons=draft.get("reasons") or {},
         regulatory=draft.get("regulatory") or {}, missing=list(draft.get("missing") or []),
-        status="open", due_date=due, filed_at=now, updated_at=now,
+        status="new", due_date=due, filed_at=now, updated_at=now,
     )
     session.add(case)
     session.flush()

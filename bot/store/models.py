@@ -255,7 +255,7 @@ class Case(Base):
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON)
     regulatory: Mapped[dict[str, Any]] = mapped_column(JSON)
     missing: Mapped[list[Any]] = mapped_column(JSON)  # required fields to confirm on call-back
-    status: Mapped[str] = mapped_column(String(24), default="open")
+    status: Mapped[str] = mapped_column(String(24), default="new")  # bot/cases/lifecycle
     due_date: Mapped[date] = mapped_column(Date)
     filed_at: Mapped[datetime] = _ts()
     updated_at: Mapped[datetime] = _ts()
@@ -264,6 +264,11 @@ class Case(Base):
     callback_reason: Mapped[str | None] = mapped_column(String(64))
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)  # what the customer was told on resolve
+    review_requested: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's satisfaction
+    rating_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseEvent(Base):

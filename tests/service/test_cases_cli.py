@@ -32,7 +32,7 @@ def test_cases_in_the_terminal(live):
                                  "category", "incident_time", "channel", "status")} == {
         "name": "李娜", "phone": "+8613800138000", "business": "credit_card", "amount": 5200,
         "priority": "urgent", "category": "product", "incident_time": case["incident_time"],
-        "channel": "webchat", "status": "open"}
+        "channel": "webchat", "status": "new"}
     assert case["number"].startswith("TS") and case["due_date"] > case["filed_at"][:10]
 
     shown = intake(url, "cases", "show", case["number"], "--json")

@@ -97,7 +97,7 @@ def test_a_complaint_is_filed_and_its_number_shown(live):
         assert [e.action for e in cases.events(s, case.id)] == ["filed"]
     assert row["name"] == "张伟" and row["phone"] == "+8613912345678"
     assert row["business"] == "debit_card" and row["amount"] == 2000
-    assert row["channel"] == "webchat" and row["status"] == "open"
+    assert row["channel"] == "webchat" and row["status"] == "new"
     assert row["due_date"] > row["filed_at"][:10]
     assert count(live, Message) == 4 + len(first["replies"]) - 1 + len(done["replies"]) - 1
 
@@ -501,7 +501,7 @@ def test_status_is_told_only_to_the_case_owner(live):
         stranger = post(client, visitor(), f"查询进度 {number}")
         mine = post(client, owner, f"查询进度 {number}")
     assert "没有找到" in stranger["replies"][0]["text"]
-    assert number in mine["replies"][0]["text"] and "处理中" in mine["replies"][0]["text"]
+    assert number in mine["replies"][0]["text"] and "已受理" in mine["replies"][0]["text"]
 
 
 def test_a_typed_phone_links_no_two_visitors(live):

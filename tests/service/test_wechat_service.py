@@ -400,7 +400,7 @@ def test_subscribe_unsubscribe_and_the_menu(fake, tmp_path):
         with live.service.sessions() as s:
             conversation = s.scalars(select(Conversation)).one()
             assert conversation.status == "closed"
-            assert s.scalars(select(Case)).one().status == "open"  # the case is kept
+            assert s.scalars(select(Case)).one().status == "new"  # the case is kept
         assert count(live, Message, Message.external_id == f"e{USER}:{at}:unsubscribe") == 1
         back = chat.event("subscribe", at=at + 60)
         assert back is not None and "投诉" in back
