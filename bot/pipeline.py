@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,33 @@ RETRIES = 5
 _HINT_KINDS = {"attachment": "attachment", "unsupported": "unsupported", "group": "group"}
 
 
+class FairLock:
+    """A lock taken in the order it was asked for: under a burst no writer waits behind
+    later ones (a plain Lock lets some wait past the store timeout while others pass). The
+    lock is handed straight to the next in line, waking only that one."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._line: deque[threading.Event] = deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._line.append(turn)
+        turn.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        with self._mutex:
+            if self._line:
+                self._line.popleft().set()  # still held: now by the next in line
+            else:
+                self._held = False
+
+
 class Expired(Exception):
     """The sender's id has been idle too long to be honoured (see `Pipeline.handle`)."""
 
@@ -81,7 +109,7 @@ class Pipeline:
         bind = sessions.kw.get("bind")
         sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._writer: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if sqlite else contextlib.nullcontext())
+            FairLock() if sqlite else contextlib.nullcontext())
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -289,7 +317,8 @@ class Pipeline:
                     updated = cases.last_update(session, case).astimezone(self.settings.zone)
                     result = StatusResult(case.number, True, case.status,
                                           case.due_date.isoformat(), updated.strftime(
-                                              "%Y-%m-%d %H:%M"))
+                                              "%Y-%m-%d %H:%M"),
+                                          conversations.latest_notice(session, case))
                 step = self.engine.resume(step.state, result, local_now)
                 replies.extend(step.replies)
             elif isinstance(event, HandoffRequested):

@@ -205,6 +205,8 @@ class Engine:
                     due_date=outcome.due_date or "-",
                     updated=outcome.updated or "-",
                 )
+                if outcome.latest:
+                    turn.say("status_latest", text=outcome.latest)
             else:
                 turn.say("status_not_found", number=outcome.number)
             self._prompt(turn)

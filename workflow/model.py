@@ -133,6 +133,7 @@ class StatusResult:
     status: str | None = None
     due_date: str | None = None
     updated: str | None = None
+    latest: str | None = None  # the latest message the team sent the customer about it
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def tell(session: Session, case: Case, status: str, now: datetime) -> None:
         return
     text = catalog.text(case.language, f"case.{status}", number=case.number,
                         due_date=case.due_date.isoformat(), outcome=case.outcome or "")
-    outreach.send(session, conv, text, "bot", now)
+    outreach.send(session, conv, text, "team", now)  # the team speaks, not the bot
 
 
 def assign(session: Session, case: Case, agent: Agent, *, actor: str, now: datetime) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .models import ChannelIdentity, Conversation, Customer, Message
+from .models import Case, ChannelIdentity, Conversation, Customer, Message
 
 
 def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> Conversation:
@@ -142,6 +142,19 @@ def waiting_ahead(session: Session, conversation: Conversation, urgent: bool) ->
         query = query.where(or_(Conversation.handoff_urgent.is_(True),
                                 Conversation.handoff_requested_at <= since))
     return session.scalar(query) or 0
+
+
+def latest_notice(session: Session, case: Case) -> str | None:
+    """The latest message the team (not the bot's answers) sent the customer since the case
+    was filed: an agent's reply or a notice of the case moving on."""
+    if case.conversation_id is None:
+        return None
+    return session.scalar(
+        select(Message.text).where(Message.conversation_id == case.conversation_id,
+                                   Message.direction == "out",
+                                   (Message.sender == "team") | Message.sender.like("agent:%"),
+                                   Message.created_at >= case.filed_at)
+        .order_by(Message.id.desc()).limit(1))
 
 
 def get(session: Session, conversation_id: int) -> Conversation | None:

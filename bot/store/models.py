@@ -213,7 +213,7 @@ class Message(Base):
     channel: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(128))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
-    sender: Mapped[str] = mapped_column(String(64))  # customer | bot | agent:<login>
+    sender: Mapped[str] = mapped_column(String(64))  # customer | bot | team | agent:<login>
     text: Mapped[str] = mapped_column(Text)  # ID-card and card numbers masked, secrets removed
     quick_replies: Mapped[list[Any] | None] = mapped_column(JSON)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the channel payload, redacted

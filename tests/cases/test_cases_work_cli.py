@@ -87,6 +87,12 @@ def test_a_case_worked_from_the_command_line(live) -> None:
         trail = [(e.actor, e.action) for e in audit.latest(session, actor="cli")]
     assert ("cli", "case_move") in trail and ("cli", "case_assign") in trail
 
+    # Asked for the status, the customer hears it with the latest the team told them.
+    status = customer.say(f"查询进度 {number}")["replies"]
+    assert any("已办结" in r["text"] for r in status)
+    assert any("我们最近告知您的是" in r["text"] and "已退还多收的20元手续费" in r["text"]
+               for r in status)
+
 
 def test_unknown_cases_and_agents_are_refused(live) -> None:
     url = live.settings.database_url
