@@ -231,17 +231,18 @@ class Engine:
     def agent_joined(self, state: State | dict[str, Any], agent_name: str,
                      now: datetime) -> Step:
         """An agent takes the conversation over: the bot introduces them and asks nothing."""
-        st = self._load(state, Hints())
-        turn = _Turn(st, now)
-        turn.say("agent.joined", agent=agent_name)
-        return turn.result()
+        return self._notice(state, now, "agent.joined", agent=agent_name)
 
     def agent_transferred(self, state: State | dict[str, Any], agent_name: str,
                           now: datetime) -> Step:
         """The conversation passes from one agent to another."""
-        st = self._load(state, Hints())
-        turn = _Turn(st, now)
-        turn.say("agent.transferred", agent=agent_name)
+        return self._notice(state, now, "agent.transferred", agent=agent_name)
+
+    def _notice(self, state: State | dict[str, Any], now: datetime, key: str,
+                **values: Any) -> Step:
+        """One sentence to the customer about the conversation; the state is unchanged."""
+        turn = _Turn(self._load(state, Hints()), now)
+        turn.say(key, **values)
         return turn.result()
 
     def agent_closed(self, state: State | dict[str, Any], now: datetime) -> Step:

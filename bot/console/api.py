@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from channels.base import InvalidPayload
 from channels.wire import load_json
 
-from ..endpoints.common import error, errors, json_body, store_call
+from ..endpoints.common import error, errors, json_body, store_call, validation_detail
 from . import auth
 from .desk import MAX_REPLY, QueueFilters
 from .rules import Actor, Refused
@@ -93,9 +93,7 @@ async def _body(request: Request, schema: type[BaseModel]) -> BaseModel | JSONRe
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                             for e in exc.errors())
-        return error(422, problems[:500])
+        return error(422, validation_detail(list(exc.errors()), "body"))
 
 
 @router.get("/queue", responses={200: {"model": QueueOut, "description": "the queue"},

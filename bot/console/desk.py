@@ -165,7 +165,7 @@ class Desk:
                 ) -> dict[str, Any]:
             rules.may_reply(actor, s)
             conv.updated_at = now
-            message, item = self._send(session, conv, masked, actor.label, now)
+            message, item = outreach.send(session, conv, masked, actor.label, now)
             return {"message": _message_row(message, item, {actor.login: actor.name})}
 
         return self._act(actor, conversation_id, "reply", act, address, notice="message",
@@ -313,14 +313,9 @@ class Desk:
             # to answer it (Telegram's share-my-phone button).
             asks = step.state.waiting_for if save_state and \
                 index == len(step.replies) - 1 else None
-            self._send(session, conv, reply.text, "bot", now,
-                       [{"label": q.label, "payload": q.payload} for q in reply.quick_replies],
-                       asks)
-
-    def _send(self, session: Session, conv: Conversation, text: str, sender: str,
-              now: datetime, quick: list[dict[str, str]] | None = None,
-              asks: str | None = None) -> tuple[Message, Any]:
-        return outreach.send(session, conv, text, sender, now, quick, asks)
+            outreach.send(session, conv, reply.text, "bot", now,
+                          [{"label": q.label, "payload": q.payload}
+                           for q in reply.quick_replies], asks)
 
     def _placeholders(self, session: Session, conv: Conversation) -> dict[str, str | None]:
         case = cases.latest_for_conversation(session, conv.id)
@@ -374,7 +369,8 @@ class Desk:
         channel_of = {c.id: c.channel for c in everyone}
         messages = conversations.messages_of(session, [c.id for c in everyone])
         items = outbox.states(session, [m.id for m in messages if m.direction == "out"])
-        names = {a.login: a.name for a in agents.all_agents(session)}
+        staff = agents.all_agents(session)
+        names = {a.login: a.name for a in staff}
         state = conv.state or {}
         to, display = conversations.recipient(session, conv)
         slots = state.get("slots") or {}
@@ -389,7 +385,7 @@ class Desk:
         today = now.astimezone(self.settings.zone).date()
         customer_cases = [c for c in cases.of_customer(session, conv.customer_id)
                           if actor.is_lead or c.agent_id in (None, actor.id)]
-        agent_names = {a.id: a.name for a in agents.all_agents(session)}
+        agent_names = {a.id: a.name for a in staff}
         return {
             "conversation": {
                 "id": conv.id, "channel": conv.channel, "status": conv.status,

@@ -88,6 +88,13 @@ async def store_call(service: Service, fn: Callable[..., T], *args: Any, **kwarg
                         service.settings.db_timeout_seconds)
 
 
+def validation_detail(problems: list[Any], where: str = "request") -> str:
+    """Pydantic's validation errors as one readable sentence for a 422's `detail`."""
+    text = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or where}: {e.get('msg')}"
+                     for e in problems)
+    return (text or f"invalid {where}")[:500]
+
+
 def unavailable_response(detail: str) -> JSONResponse:
     return JSONResponse({"detail": f"{detail}; try again shortly"}, status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..store.db import unavailable
-from .common import StoreUnavailable, unavailable_response
+from .common import StoreUnavailable, unavailable_response, validation_detail
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,8 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's own checks (query and header parameters): one readable sentence, in the
         # same {"detail": str} shape as every other error.
-        problems = exc.errors() if isinstance(exc, RequestValidationError) else []
-        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}"
-                           for e in problems) or "invalid request"
-        return JSONResponse({"detail": detail[:500]}, status_code=422)
+        problems = list(exc.errors()) if isinstance(exc, RequestValidationError) else []
+        return JSONResponse({"detail": validation_detail(problems)}, status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StoreUnavailable, store_unavailable)

@@ -113,12 +113,18 @@ def mark_delivered(session: Session, item_id: int, now: datetime) -> OutboxItem 
     """The row as delivered now; None if it was delivered before (or is gone)."""
     item = session.get(OutboxItem, item_id)
     if item is not None and item.status != "delivered":
-        item.status = "delivered"
-        item.attempts += 1
-        item.delivered_at = now
-        item.last_error = None
+        _delivered(item, now)
         return item
     return None
+
+
+def _delivered(item: OutboxItem, now: datetime, via: str | None = None) -> None:
+    item.status = "delivered"
+    item.attempts += 1
+    item.delivered_at = now
+    item.last_error = None
+    if via is not None:
+        item.via = via
 
 
 def enqueue_unreachable(session: Session, message: Message, *, recipient: str,
@@ -148,9 +154,7 @@ def shown_elsewhere(session: Session, item_ids: list[int], now: datetime, via: s
     changed = []
     for item in session.scalars(select(OutboxItem).where(OutboxItem.id.in_(item_ids))):
         if item.status == "pending":
-            item.status, item.via, item.delivered_at = "delivered", via, now
-            item.attempts += 1
-            item.last_error = None
+            _delivered(item, now, via)
             changed.append(item)
     return changed
 

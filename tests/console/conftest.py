@@ -6,42 +6,25 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.console import secrets
 from bot.settings import Settings
-from bot.store import agents
 from bot.store.models import AuditEvent, ChannelIdentity, Conversation
 from tests.service.conftest import LiveServer, serving
 from tests.service.conftest import live as live  # the service, on SQLite and PostgreSQL
 
-from .agents import AGENT, LEAD, OTHER, Someone, signed_in, webchat_say
+from .agents import AGENT, LEAD, OTHER, Someone, add_agent, signed_in, webchat_say
 
 HISTORY = "/channels/webchat/history"
 
 
-@lru_cache(maxsize=1)
-def _password_hash(password: str) -> str:
-    # argon2 costs ~0.2 s a hash: one for every agent of the run (they share the password).
-    return secrets.hash_password(password)
-
-
 def enrol(live: LiveServer, who: Someone) -> str:
-    """`tests.console.agents.add_agent` with the password hashed once per run: the agent
-    in the service's store; their API token."""
-    now = datetime.now(UTC)
-    token = secrets.new_token(secrets.API_PREFIX)
-    with live.service.sessions.begin() as session:
-        agent = agents.add(session, login=who.login, name=who.name, role=who.role, lang="zh",
-                           password_hash=_password_hash(who.password), now=now)
-        agents.add_token(session, agent, secrets.token_hash(token), now)
-    return token
+    """The agent in the service's store (console in Chinese); their API token."""
+    return add_agent(live, who)
 
 
 @pytest.fixture
