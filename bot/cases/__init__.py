@@ -1,2 +1,2 @@
-"""A case's life after filing: its statuses and moves, assignment, notes, telling the
-customer (issue 12, being built)."""
+"""A case's life after filing: its statuses and moves, assignment, deadlines, notes, telling
+the customer, and the console's case pages."""

@@ -71,12 +71,33 @@ class Refused(Exception):
         return text(lang, f"refused.{self.code}", **self.values)
 
 
+# The packages whose pages the console shows: each keeps its own texts in
+# data/*.<lang>.toml (one top-level table per file, so keys never clash) and its own
+# templates folder (see web.py).
+FEATURES = ("bot.console", "bot.cases", "bot.walkin")
+
+
 @lru_cache(maxsize=2)
 def catalog(lang: str) -> dict[str, Any]:
-    """The console's texts in `lang` (zh | en)."""
-    name = f"ui.{lang if lang in ('zh', 'en') else 'zh'}.toml"
-    return tomllib.loads(resources.files("bot.console").joinpath("data", name)
-                         .read_text("utf-8"))
+    """The console's texts in `lang` (zh | en), from every feature's data files."""
+    lang = lang if lang in ("zh", "en") else "zh"
+    merged: dict[str, Any] = {}
+    for package in FEATURES:
+        folder = resources.files(package).joinpath("data")
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(f".{lang}.toml"):
+                _merge(merged, tomllib.loads(entry.read_text("utf-8")))
+    return merged
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def text(lang: str, key: str, **values: Any) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from starlette.requests import HTTPConnection
 
 from workflow import catalog as customer_catalog
@@ -35,7 +36,11 @@ def desk_of(conn: HTTPConnection) -> tuple[Service, Desk]:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("bot.console", "templates"),
+    # Every feature's templates folder, the console's first (base.html and the shared
+    # partials live there).
+    loader = ChoiceLoader([PackageLoader(package, "templates") for package in rules.FEATURES
+                           if resources.files(package).joinpath("templates").is_dir()])
+    env = Environment(loader=loader,
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["duration"] = _duration

@@ -92,6 +92,8 @@ class Agent(Base):
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     created_at: Mapped[datetime] = _ts()
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Marked available by the agent: automatic assignment deals cases only to them.
+    available: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AgentSession(Base):
@@ -269,6 +271,12 @@ class Case(Base):
                                                    server_default=false())
     rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's satisfaction
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An extension of the deadline (workflow.deadlines: 1 = 30 days, 2 = 60 days) and its
+    # reason; paused days (outside appraisal, mediation) push the due date on.
+    extension_level: Mapped[int | None] = mapped_column(Integer)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CaseEvent(Base):
@@ -282,6 +290,32 @@ class CaseEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = _ts()
+
+
+class Option(Base):
+    """A service option a lead sets in the console (e.g. automatic assignment)."""
+
+    __tablename__ = "options"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = _ts()
+
+
+class SensitiveValue(Base):
+    """An ID-card or card number the customer sent, encrypted (bot/store/vault.py): messages
+    and cases keep only the masked form; a lead may reveal one for a stated reason."""
+
+    __tablename__ = "sensitive_values"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"),
+                                                        index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # id_card | bank_card
+    masked: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
 
 
 class OutboxItem(Base):
