@@ -10,6 +10,10 @@ from fastapi import FastAPI
 
 from channels import webchat
 
+from .cases import callbacks as case_callbacks
+from .cases import evidence_routes as case_evidence
+from .cases import lists as case_lists
+from .cases import page as case_page
 from .console import api as console_api
 from .console import routes as console_routes
 from .console.desk import Desk
@@ -26,6 +30,7 @@ from .hotline import HotlineIntake
 from .settings import Settings
 from .store import outbox
 from .store.channel_state import StoreMemory
+from .walkin import routes as walkin_routes
 
 __all__ = ["BodyLimit", "Service", "create_app"]
 
@@ -86,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        per_path={hotline_routes.PATH: settings.hotline_max_bytes})
     errors.install(app)
     for routes in (service_routes, webchat_routes, telegram_routes, wechat_routes,
-                   hotline_routes, console_routes, console_api):
+                   hotline_routes, console_routes, console_api, case_page, case_evidence):
         app.include_router(routes.router)
+    app.include_router(walkin_routes.router)
+    app.include_router(case_lists.router)
+    app.include_router(case_callbacks.router)
     return app

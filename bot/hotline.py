@@ -18,15 +18,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.hotline import CHANNEL, InvalidTranscript, Transcript, content_hash, parse_transcript
+from channels.hotline import (
+    CHANNEL,
+    CUSTOMER,
+    InvalidTranscript,
+    Transcript,
+    content_hash,
+    parse_transcript,
+)
 from workflow.deadlines import due_date
 from workflow.engine import Engine
 from workflow.extract.phones import find_phones
 from workflow.transcript import masked_turn, read_call
 
+from .cases import assignment
 from .metrics import Metrics
 from .settings import Settings
-from .store import cases, customers
+from .store import cases, customers, vault
 from .store.models import CallTranscript, Case
 
 log = logging.getLogger(__name__)
@@ -136,9 +144,13 @@ class HotlineIntake:
                               conversation_id=None, channel=CHANNEL, now=now,
                               due=due_date(started.date(), self.settings.answer_days),
                               actor="hotline")
+            vault.keep_call(session, self.settings, [t.text for t in transcript.turns
+                                                     if t.speaker == CUSTOMER],
+                            case_id=case.id, now=now)  # the caller's numbers, encrypted
             if case.missing:
                 cases.flag_callback(session, case, "fields_missing", now,
                                     detail=", ".join(case.missing))
+            assignment.on_filed(session, case, now)  # when a lead turned it on
             session.add(CallTranscript(
                 call_key=key, call_id=transcript.call_id, content_hash=digest,
                 case_id=case.id, caller=(transcript.caller or "")[:32] or None,

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import Inbound, InvalidPayload, Outbound, QuickReply
+from workflow import feedback
 from workflow.deadlines import due_date
 from workflow.engine import Engine
 from workflow.extract.phones import find_phones
@@ -32,17 +33,22 @@ from workflow.model import (
     HandoffRequested,
     Hints,
     LookupStatus,
+    RatingComment,
+    RatingGiven,
     Reply,
+    ReviewOpened,
+    ReviewRequested,
     State,
     StatusResult,
     Step,
 )
 
+from .cases import assignment, work
 from .console import rules
 from .live import Bulletin
 from .metrics import Metrics
 from .settings import Settings
-from .store import agents, cases, conversations, customers, outbox
+from .store import agents, cases, conversations, customers, outbox, vault
 from .store.db import unavailable
 from .store.models import Conversation, Message
 
@@ -212,6 +218,8 @@ class Pipeline:
         message = conversations.add_message(
             session, conversation, direction="in", sender="customer", text=masked, now=now,
             external_id=inbound.message_id, raw=raw, sent_at=inbound.timestamp)
+        vault.keep(session, self.settings, inbound.text, conversation_id=conversation.id,
+                   message_id=message.id, now=now)  # the numbers, encrypted, for a reveal
 
         if inbound.kind == "closed":
             # The customer left the channel (WeChat unsubscribe): the conversation closes,
@@ -225,8 +233,9 @@ class Pipeline:
             conversation.status = "bot"
             conversations.clear_handoff(conversation)
             conversation.callback_reason = conversation.callback_at = None
-        if conversation.status == "handoff":
-            # An agent has this conversation: the bot stays silent, the agent sees it live.
+        if conversation.status == "handoff" and not _answers_feedback(conversation, masked):
+            # An agent has this conversation: the bot stays silent, the agent sees it live
+            # (but for the answer to a satisfaction question, which the bot records).
             conversation.updated_at = now
             self.notify(session, "message", conversation.id)
             return Handled((), False, conversation.id, None)
@@ -297,6 +306,8 @@ class Pipeline:
                                   customer_id=conversation.customer_id,
                                   conversation_id=conversation.id,
                                   channel=conversation.channel, now=now, due=due)
+                vault.link_case(session, conversation.id, case.id)
+                assignment.on_filed(session, case, now)  # when a lead turned it on
                 if conversation.callback_reason is not None and \
                         conversation.handoff_requested_at is not None:
                     # They asked for a person nobody could be: someone calls them back.
@@ -321,11 +332,38 @@ class Pipeline:
                                           conversations.latest_notice(session, case))
                 step = self.engine.resume(step.state, result, local_now)
                 replies.extend(step.replies)
+            elif isinstance(event, RatingGiven | RatingComment | ReviewRequested):
+                step, said = self._feedback(session, conversation, step, event, now,
+                                            local_now)
+                replies.extend(said)
             elif isinstance(event, HandoffRequested):
                 step = self._queue_for_agent(session, conversation, step, event.reason, now,
                                              local_now)
                 replies.extend(step.replies)
         return step, replies
+
+    def _feedback(self, session: Session, conversation: Conversation, step: Step,
+                  event: RatingGiven | RatingComment | ReviewRequested, now: datetime,
+                  local_now: datetime) -> tuple[Step, list[Reply]]:
+        """Keep the customer's rating on their case; a review they ask for reopens it."""
+        case = cases.find_for_customer(session, event.case_number, conversation.customer_id)
+        if isinstance(event, ReviewRequested):
+            due = work.request_review(session, case, event.score, today=local_now.date(),
+                                      now=now) if case is not None else None
+            if due is not None:
+                self.notify(session, "case", conversation.id, urgent=False)
+            step = self.engine.resume(step.state, ReviewOpened(
+                event.case_number, due is not None, due.isoformat() if due else None),
+                local_now)
+            return step, list(step.replies)
+        if case is None:
+            return step, []
+        if isinstance(event, RatingGiven):
+            work.rate(session, case, event.score, event.comment, now=now)
+        else:
+            work.comment_on_rating(session, case, event.text, now=now)
+        self.notify(session, "case", conversation.id)
+        return step, []
 
     def _queue_for_agent(self, session: Session, conversation: Conversation, step: Step,
                          reason: str, now: datetime, local_now: datetime) -> Step:
@@ -361,6 +399,14 @@ class Pipeline:
         waiting = (conversation.state or {}).get("waiting_for")
         return Handled(outbound, True, conversation.id, waiting,
                        tuple(items[m.id] for m in replies if m.id in items))
+
+
+def _answers_feedback(conversation: Conversation, text: str) -> bool:
+    """The message answers the satisfaction question the conversation has pending."""
+    state = conversation.state or {}
+    if not state.get("feedback"):
+        return False
+    return feedback.answer(State.from_dict(state), text) is not None
 
 
 def _payload(reply: Reply) -> dict[str, Any]:

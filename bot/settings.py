@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,11 +81,33 @@ class Settings(BaseSettings):
     hotline_max_bytes: int = Field(2 * 1024 * 1024, ge=1024,
                                    description="largest transcript accepted, file or request")
 
+    vault_key: SecretStr | None = Field(
+        None, description="key of the ID-card and card numbers kept encrypted for a lead to "
+        "reveal: base64 of 32 bytes (AES-256-GCM); unset = a key file, see vault_key_file")
+    vault_key_file: str | None = Field(
+        None, description="where the generated vault key is kept (mode 0600) when "
+        "INTAKE_VAULT_KEY is unset: unset = beside the SQLite database (intake.db -> "
+        "intake.vault-key), or ./intake.vault-key with PostgreSQL")
+
     @field_validator("hotline_api_key")
     @classmethod
     def _hotline_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("INTAKE_HOTLINE_API_KEY must be at least 16 characters")
+        return value
+
+    @field_validator("vault_key")
+    @classmethod
+    def _vault_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        try:
+            raw = base64.b64decode(value.get_secret_value().strip(), validate=True)
+        except (ValueError, binascii.Error):
+            raw = b""
+        if len(raw) != 32:  # the message never quotes the value: it is a secret
+            raise ValueError("INTAKE_VAULT_KEY must be base64 of 32 bytes "
+                             "(e.g. `openssl rand -base64 32`)")
         return value
 
     @field_validator("wechat_aes_key")

@@ -22,6 +22,7 @@ from channels.telegram import (
     callback_query_id,
     parse_update,
 )
+from channels.telegram.files import file_base_url
 
 from .dispatcher import Dispatcher
 from .pipeline import Pipeline
@@ -35,6 +36,7 @@ def make_bot(settings: Settings) -> Bot:
     if settings.telegram_token is None:
         raise ValueError("INTAKE_TELEGRAM_TOKEN is not set")
     return Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_base,
+               base_file_url=file_base_url(settings.telegram_api_base),
                request=HTTPXRequest(connection_pool_size=32),
                get_updates_request=HTTPXRequest(read_timeout=40))
 

@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from . import catalog, classify, cues
+from . import catalog, classify, cues, feedback
 from .extract.amounts import AmountMatch, parse_amount_answer
 from .extract.names import parse_name_answer
 from .extract.sensitive import find_sensitive, redact
@@ -50,6 +50,8 @@ from .model import (
     Outcome,
     QuickReply,
     Reply,
+    ReviewOpened,
+    ReviewRequested,
     SensitiveFound,
     Slot,
     State,
@@ -154,12 +156,19 @@ class Engine:
             turn.say("empty")
             self._prompt(turn)
             return turn.result()
-        if self._command(turn, clean):
+        fed = None
+        if st.feedback and cues.command(clean) in (None, "cancel"):
+            # A pending satisfaction question reads "不用了" as its "no", not as a cancel.
+            fed = feedback.answer(st, clean)
+        if fed is None and self._command(turn, clean):
             st.misunderstood = 0
             return turn.result()
 
         stage = st.stage
-        if stage == "filing":
+        if fed is not None:  # the answer to the satisfaction question
+            turn.replies.extend(fed[0])
+            turn.events.extend(fed[1])
+        elif stage == "filing":
             turn.say("acknowledge")
         elif stage == "filed":
             self._after_filing(turn, clean)
@@ -210,6 +219,12 @@ class Engine:
             else:
                 turn.say("status_not_found", number=outcome.number)
             self._prompt(turn)
+        elif isinstance(outcome, ReviewOpened):
+            if outcome.opened:
+                turn.say("feedback.review_opened", number=outcome.number,
+                         due_date=outcome.due_date or "-")
+            else:
+                turn.say("feedback.review_refused", number=outcome.number)
         elif isinstance(outcome, HandoffQueued):
             st.handoff_requested, st.handoff_reason = True, outcome.reason
             turn.replies.append(Reply(_queued_text(st.lang, outcome)))
@@ -217,6 +232,12 @@ class Engine:
             # the agent then starts with the details, and the shell tags this last question.
             self._prompt(turn)
         return turn.result()
+
+    def ask_rating(self, state: State | dict[str, Any], case_number: str,
+                   now: datetime) -> Step:
+        """The satisfaction question once case `case_number` is resolved (workflow.feedback);
+        the customer's next messages are read as its answer first."""
+        return feedback.ask(self._load(state, Hints()), case_number)
 
     def hand_back(self, state: State | dict[str, Any], now: datetime) -> Step:
         """An agent returns the conversation to the bot, which carries on where it was."""
@@ -739,7 +760,8 @@ def _name_answer(text: str) -> str | None:
 
 
 def _awaits_outcome(events: list[Event]) -> bool:
-    return any(isinstance(e, FileCase | LookupStatus | HandoffRequested) for e in events)
+    return any(isinstance(e, FileCase | LookupStatus | HandoffRequested | ReviewRequested)
+               for e in events)
 
 
 def _queued_text(lang: str, queued: HandoffQueued) -> str:

@@ -114,7 +114,37 @@ class Cancelled:
     kind: str = "cancelled"
 
 
-Event = SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled
+@dataclass(frozen=True)
+class RatingGiven:
+    """The customer rated their resolved case (1-5): store it on the case."""
+
+    case_number: str
+    score: int
+    comment: str | None = None
+    kind: str = "rating_given"
+
+
+@dataclass(frozen=True)
+class RatingComment:
+    """A comment on the rating, sent after it: store it with the rating."""
+
+    case_number: str
+    text: str
+    kind: str = "rating_comment"
+
+
+@dataclass(frozen=True)
+class ReviewRequested:
+    """The customer rejects the resolution and asks for a review (复核): reopen the case for
+    review, then call `resume` with `ReviewOpened`."""
+
+    case_number: str
+    score: int
+    kind: str = "review_requested"
+
+
+Event = (SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled | RatingGiven
+         | RatingComment | ReviewRequested)
 
 
 # ---- outcomes the shell passes back -------------------------------------------------------
@@ -144,7 +174,14 @@ class HandoffQueued:
     already_queued: bool = False  # the conversation was already waiting
 
 
-Outcome = CaseFiled | StatusResult | HandoffQueued
+@dataclass(frozen=True)
+class ReviewOpened:
+    number: str
+    opened: bool  # False: the case can no longer be reviewed this way (a person follows up)
+    due_date: str | None = None  # ISO date the review's answer is due
+
+
+Outcome = CaseFiled | StatusResult | HandoffQueued | ReviewOpened
 
 
 # ---- state -------------------------------------------------------------------------------
@@ -174,6 +211,8 @@ class State:
     handoff_reason: str | None = None  # one of HANDOFF_REASONS while handoff_requested
     misunderstood: int = 0  # steps in a row the bot could not make sense of
     last_case: dict[str, Any] | None = None  # the draft last filed, for the shell and agents
+    # A satisfaction question pending (workflow/feedback.py): {case, stage, tries, score}.
+    feedback: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +236,7 @@ class State:
             description=list(self.description),
             asked=dict(self.asked),
             last_case=copy.deepcopy(self.last_case),
+            feedback=dict(self.feedback) if self.feedback else None,
         )
 
     def filled(self, slot: str) -> bool:

@@ -3,7 +3,8 @@
     new -> in_progress -> waiting_customer -> resolved -> closed
     waiting_customer -> in_progress (the customer answered)
     resolved, closed -> reopened -> in_progress | waiting_customer | resolved
-    resolved -> review_requested (复核: the customer rejects the resolution)
+    resolved, closed -> review_requested (复核: the customer rejects the decision, within
+        30 days of receiving it)
     review_requested -> in_progress | resolved
 """
 
@@ -18,7 +19,7 @@ MOVES: dict[str, tuple[str, ...]] = {
     "in_progress": ("waiting_customer", "resolved"),
     "waiting_customer": ("in_progress", "resolved"),
     "resolved": ("closed", "reopened", "review_requested"),
-    "closed": ("reopened",),
+    "closed": ("reopened", "review_requested"),
     "reopened": ("in_progress", "waiting_customer", "resolved"),
     "review_requested": ("in_progress", "resolved"),
 }

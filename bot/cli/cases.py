@@ -59,7 +59,7 @@ def assign(number: str, login: str) -> int:
 def move(number: str, status: str, note: str | None, outcome: str | None) -> int:
     def change(session: Session, case: Case, now: datetime) -> str:
         done = work.move(session, case, status, actor=ACTOR, now=now, note=note,
-                         outcome=outcome)
+                         outcome=outcome, today=now.astimezone(Settings().zone).date())
         told = "; the customer is told" if done.tell_customer else ""
         return f"{case.number}: {done.before} -> {done.after}{told}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -83,6 +84,20 @@ async def _checked(request: Request) -> tuple[Seat, dict[str, Any]]:
                          auth.address_of(request))
         raise Refused("csrf", 403)
     return seat, form
+
+
+async def changed(request: Request,
+                  act: Callable[[Seat, dict[str, Any]], Awaitable[Response]]) -> Response:
+    """A change from a console form: `act(seat, form)` once the session and CSRF check out;
+    signed out -> the log-in page, a refusal -> the page saying why."""
+    seat: Seat | None = None
+    try:
+        seat, form = await _checked(request)
+        return await act(seat, form)
+    except _SignedOut:
+        return _to_login(request)
+    except Refused as refused:
+        return _refused(request, seat, refused)
 
 
 def _audit_csrf(service: Any, seat: Seat, path: str, address: str) -> None:
@@ -196,9 +211,14 @@ async def _queue(request: Request, template: str) -> Response:
     view = await store_call(service, desk.queue, seat.actor, filters)
     from workflow.classify import BUSINESS_LINES
 
+    from ..cases import alerts as case_alerts  # deadline banners (the page, not its refresh)
+
+    banners = await store_call(service, case_alerts.read, service, seat.actor) \
+        if template == "queue.html" else []
     return render(template, seat.actor.lang, 200, service.settings.zone, seat=seat,
                   view=view, filters=filters, channels=CHANNELS, priorities=PRIORITIES,
-                  businesses=BUSINESS_LINES, query=request.url.query, page="queue")
+                  businesses=BUSINESS_LINES, query=request.url.query, page="queue",
+                  alerts=banners)
 
 
 # ---- a conversation ------------------------------------------------------------------------

@@ -199,3 +199,23 @@ def present(session: Session, session_id: int, now: datetime, idle: timedelta,
         return False
     found.present_at = now
     return True
+
+
+# ---- availability (automatic assignment deals cases to available agents) ----------------
+
+
+def set_available(session: Session, agent_id: int, available: bool) -> bool | None:
+    """Mark the agent available or not; what it was before (None: no such agent)."""
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        return None
+    before = bool(agent.available)
+    agent.available = available
+    return before
+
+
+def available(session: Session) -> list[Agent]:
+    """Enabled agents marked available, by id."""
+    return list(session.scalars(select(Agent).where(Agent.available.is_(True),
+                                                    Agent.disabled_at.is_(None))
+                                .order_by(Agent.id)))

@@ -218,3 +218,9 @@ def of_conversations(session: Session, conversation_ids: list[int]) -> list[Case
 def of_customer(session: Session, customer_id: int) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.customer_id == customer_id)
                                 .order_by(Case.id)))
+
+
+def locked(session: Session, case_id: int) -> Case | None:
+    """The case, read afresh and locked for this transaction (changes to it take turns)."""
+    return session.scalar(select(Case).where(Case.id == case_id).with_for_update()
+                          .execution_options(populate_existing=True))

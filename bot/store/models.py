@@ -271,12 +271,12 @@ class Case(Base):
                                                    server_default=false())
     rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, the customer's satisfaction
     rating_comment: Mapped[str | None] = mapped_column(Text)
-    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An extension of the deadline (workflow.deadlines: 1 = 30 days, 2 = 60 days) and its
     # reason; paused days (outside appraisal, mediation) push the due date on.
     extension_level: Mapped[int | None] = mapped_column(Integer)
     extension_reason: Mapped[str | None] = mapped_column(Text)
     paused_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseEvent(Base):

@@ -4,7 +4,7 @@ customer-service API out."""
 from .parse import CHANNEL, MENU_KEYS, parse_message
 from .reply import combine, fits, passive_reply, render, split
 from .security import BadSignature, Opened, WeChatSecurity, parse_xml, signature
-from .send import DEFAULT_API_BASE, ApiClient, TokenKeeper, WeChatSender
+from .send import DEFAULT_API_BASE, ApiClient, Media, MediaFailed, TokenKeeper, WeChatSender
 
 __all__ = [
     "CHANNEL",
@@ -12,6 +12,8 @@ __all__ = [
     "MENU_KEYS",
     "ApiClient",
     "BadSignature",
+    "Media",
+    "MediaFailed",
     "Opened",
     "TokenKeeper",
     "WeChatSecurity",

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -74,6 +75,74 @@ class ApiClient(WeChatClient):
         if self.keeper is None:
             raise RuntimeError("ApiClient has no TokenKeeper")
         return self.keeper.current()
+
+    def fetch_media(self, media_id: str, limit: int) -> Media:
+        """A temporary media file the user sent (`media/get`; WeChat keeps them 3 days), at
+        most `limit` bytes; MediaFailed otherwise. An expired or replaced token is renewed
+        once, as for sends."""
+        token = self.access_token
+        try:
+            return self._media(media_id, token, limit)
+        except MediaFailed as exc:
+            if exc.errcode not in TOKEN_ERRORS or self.keeper is None:
+                raise
+            return self._media(media_id, self.keeper.refresh(stale=token), limit)
+
+    def _media(self, media_id: str, token: str, limit: int) -> Media:
+        try:
+            response = self._http.get(f"{self.API_BASE_URL}media/get", timeout=self.timeout,
+                                      params={"access_token": token, "media_id": media_id},
+                                      stream=True)
+        except requests.RequestException as exc:  # its text quotes the URL and the token
+            raise MediaFailed(f"WeChat API unreachable: {type(exc).__name__}") from None
+        with response:
+            if response.status_code >= 400:
+                raise MediaFailed(f"WeChat API HTTP error {response.status_code}")
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise MediaFailed(f"the file has {declared} bytes", too_large=True)
+            chunks, total = [], 0
+            try:
+                for chunk in response.iter_content(65536):
+                    total += len(chunk)
+                    if total > limit:
+                        raise MediaFailed(f"the file is larger than {limit} bytes",
+                                          too_large=True)
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                raise MediaFailed(f"WeChat API unreachable: {type(exc).__name__}") from None
+            content = b"".join(chunks)
+            kind = response.headers.get("Content-Type", "")
+            disposition = response.headers.get("Content-disposition", "")
+        if kind.split(";")[0].strip() in ("application/json", "text/plain"):
+            # An error, or a video's download link, comes as JSON instead of the file.
+            try:
+                data = json.loads(content.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                data = None
+            if isinstance(data, dict) and data.get("errcode"):
+                raise MediaFailed(f"WeChat refused: {data.get('errcode')} {data.get('errmsg')}",
+                                  errcode=int(data["errcode"]))
+            if isinstance(data, dict):
+                raise MediaFailed("WeChat gives this media only as a link (a video)")
+        name = disposition.partition("filename=")[2].strip().strip('"') or None
+        return Media(content, kind or None, name)
+
+
+@dataclass(frozen=True)
+class Media:
+    content: bytes
+    content_type: str | None  # as WeChat said
+    name: str | None  # WeChat's file name (the media id and a suffix)
+
+
+class MediaFailed(Exception):
+    """A media file could not be had: `reason` says why (no secrets in it)."""
+
+    def __init__(self, reason: str, *, too_large: bool = False,
+                 errcode: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.too_large, self.errcode = reason, too_large, errcode
 
 
 class TokenKeeper:

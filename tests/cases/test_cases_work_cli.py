@@ -27,9 +27,10 @@ def intake(url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-def filed(live) -> tuple[Customer, str]:
+def filed(live, opening: str = OPENING) -> tuple[Customer, str]:
+    """A web chat customer who complained through the widget, and their case number."""
     customer = Customer(live)
-    answer = customer.say(OPENING)
+    answer = customer.say(opening)
     for _ in range(6):  # answer what the bot still asks, then confirm
         if answer["waiting_for"] == "confirm":
             answer = customer.say("确认")

@@ -11,10 +11,13 @@ Beware: wechatpy 1.8.18's ``WeChatClient.fetch_access_token`` ignores ``API_BASE
 always asks https://api.weixin.qq.com/cgi-bin/token; the client must override it (see
 ``test_wechat_fakes.py``).
 
-Implemented: ``GET /cgi-bin/token`` (client_credential) and ``POST /cgi-bin/message/custom/send``
-(text only). Answers are HTTP 200 with a JSON ``errcode``/``errmsg``, as WeChat's are; only
-``set_down`` produces an HTTP error. A new token invalidates every earlier one (WeChat's
-documented behaviour for ``/cgi-bin/token``; ``grace_seconds`` emulates its overlap window).
+Implemented: ``GET /cgi-bin/token`` (client_credential), ``POST /cgi-bin/message/custom/send``
+(text only) and ``GET /cgi-bin/media/get`` (temporary media registered with ``add_media``: the
+file with its Content-Type and ``Content-disposition: attachment; filename="<media_id>.<ext>"``,
+or 40007 ``invalid media_id``). Answers are HTTP 200 with a JSON ``errcode``/``errmsg``, as
+WeChat's are; only ``set_down`` produces an HTTP error. A new token invalidates every earlier
+one (WeChat's documented behaviour for ``/cgi-bin/token``; ``grace_seconds`` emulates its
+overlap window).
 Not emulated: the 48-hour / 5-message and 1-minute / 3-message windows (close them by hand with
 ``close_window``), quotas (inject 45009 with ``fail_next``), ``/cgi-bin/stable_token``.
 """
@@ -114,12 +117,14 @@ class FakeWeChat:
         self._failures: list[list[Any]] = []  # [errcode, errmsg, times left]
         self._delays: list[list[float]] = []  # [seconds, times left]
         self._closed: set[str] = set()
+        self._media: dict[str, tuple[bytes, str, str]] = {}  # id -> content, type, suffix
         self._down = False
         self.port = 0
         self.app = Starlette(
             routes=[
                 Route("/cgi-bin/token", self._token_endpoint, methods=["GET"]),
                 Route("/cgi-bin/message/custom/send", self._send_endpoint, methods=["POST"]),
+                Route("/cgi-bin/media/get", self._media_endpoint, methods=["GET"]),
                 Route("/{rest:path}", self._not_found, methods=["GET", "POST"]),
             ]
         )
@@ -196,6 +201,14 @@ class FakeWeChat:
                     )
                 self._sent_cond.wait(remaining)
             return list(self._sent)
+
+    def add_media(self, content: bytes, *, content_type: str = "image/jpeg",
+                  suffix: str = ".jpg", media_id: str | None = None) -> str:
+        """A temporary media file (what a user's image or voice message names by MediaId)."""
+        media_id = media_id or secrets.token_urlsafe(48)  # real ones: 64 characters
+        with self._lock:
+            self._media[media_id] = (content, content_type, suffix)
+        return media_id
 
     # ---------------------------------------------------------------- fault injection
 
@@ -335,6 +348,22 @@ class FakeWeChat:
             self._sent.append(SentMessage(openid, content, token, time.time()))
             self._sent_cond.notify_all()
         return _error(0, "ok")
+
+    async def _media_endpoint(self, request: Request) -> Response:
+        q = (await self._record(request)).query
+        with self._lock:
+            if self._down:
+                return self._unavailable()
+            error = self._token_error(q.get("access_token"))
+            if error is not None:
+                return _error(*error)
+            found = self._media.get(q.get("media_id") or "")
+        if found is None:
+            return _error(40007, "invalid media_id")
+        content, content_type, suffix = found
+        return Response(content, media_type=content_type, headers={
+            "Content-disposition": f'attachment; filename="{q["media_id"]}{suffix}"',
+            "Cache-Control": "no-cache, must-revalidate"})
 
     @staticmethod
     def _take(queue: list[list[Any]]) -> list[Any] | None:

@@ -28,6 +28,8 @@ from workflow.extract.phones import PhoneMatch, extract_phone, find_phones
         ("my mobile is 139 2222 3333", "+8613922223333"),
         ("我是张伟，手机13912345678。昨天取款2000元", "+8613912345678"),
         ("电话：１３９－８７６５－４３２１", "+8613987654321"),
+        # A full-width comma after the phone is no thousands separator.
+        ("手机13800138000，12月1日在南山支行办理存款", "+8613800138000"),
     ],
 )
 def test_formats(text: str, e164: str) -> None:

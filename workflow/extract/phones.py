@@ -77,6 +77,7 @@ _SERVICE_TYPES = frozenset(
     }
 )
 _CUE_WINDOW = 16
+_THOUSANDS_AFTER = re.compile(r",[0-9]{3}(?![0-9])")
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,11 @@ def _groups_of_run(folded: str, run: re.Match[str]) -> list[_Group]:
             tainted = True
         if s >= 2 and prev in ".," and folded[s - 2].isdigit():
             tainted = True
-        if nxt in (".", ",") and e + 1 < len(folded) and folded[e + 1].isdigit():
+        if nxt == "." and e + 1 < len(folded) and folded[e + 1].isdigit():
+            tainted = True
+        # A comma is a thousands separator only before exactly three digits ("1,200"); a
+        # phone before "，12月1日" (a full-width comma, folded) is still a phone.
+        if nxt == "," and _THOUSANDS_AFTER.match(folded, e):
             tainted = True
         if _AMOUNT_AFTER.match(folded, e) or _AMOUNT_BEFORE.search(folded[max(0, s - 5) : s]):
             tainted = True

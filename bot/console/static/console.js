@@ -55,14 +55,14 @@
   });
 
   function connect() {
-    if (page !== "queue" && page !== "conversation") return;
+    if (page !== "queue" && page !== "conversation" && page !== "case") return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + location.host + "/console/live");
     ws.onopen = function () {
       // What changed between rendering the page and this socket opening (or while it was
       // down) came as notices nobody heard: read the page's live part once now.
       if (lost) lost.hidden = true;
-      refresh();
+      if (page === "case") checkCase(); else refresh();
       delay = 1000;
     };
     ws.onmessage = function (event) {
@@ -73,6 +73,8 @@
       if (page === "queue") {
         refresh();
         if (notice.kind === "handoff" && notice.urgent) alertUrgent();
+      } else if (page === "case") {
+        if (conversation && String(notice.conversation_id) === conversation) caseChanged();
       } else if (String(notice.conversation_id) === conversation) {
         refresh();
       }
@@ -83,6 +85,25 @@
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 15000);
     };
+  }
+
+  function checkCase() {
+    // Changes made while this page loaded came as notices nobody heard: compare stamps.
+    fetch("/console/cases/" + encodeURIComponent(body.dataset["case"]) + "/stamp",
+          { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (stamp) { if (stamp && stamp !== body.dataset.stamp) caseChanged(); })
+      .catch(function () { /* the socket's reconnect tries again */ });
+  }
+
+  function caseChanged() {
+    // The case page is mostly forms: reload it when nothing is half typed, else say so.
+    var typed = Array.prototype.some.call(
+      document.querySelectorAll("main textarea, main input[type=text], main input:not([type])"),
+      function (el) { return el.value !== el.defaultValue; });
+    var note = document.getElementById("case-changed");
+    if (!typed) { location.reload(); return; }
+    if (note) note.hidden = false;
   }
 
   function scrollMessages() {
