@@ -206,7 +206,8 @@ class Pipeline:
         if inbound.verified_phone:
             verified = self._verified(session, conversation, inbound.verified_phone, now)
 
-        masked = redact(inbound.text, find_sensitive(inbound.text))
+        spans = find_sensitive(inbound.text)
+        masked = redact(inbound.text, spans)
         if inbound.edits:
             original = conversations.find_inbound(session, inbound.channel, inbound.edits)
             if original is not None:
@@ -218,8 +219,9 @@ class Pipeline:
         message = conversations.add_message(
             session, conversation, direction="in", sender="customer", text=masked, now=now,
             external_id=inbound.message_id, raw=raw, sent_at=inbound.timestamp)
-        vault.keep(session, self.settings, inbound.text, conversation_id=conversation.id,
-                   message_id=message.id, now=now)  # the numbers, encrypted, for a reveal
+        if spans:  # the ID-card and card numbers, encrypted, for a lead's reveal
+            vault.keep(session, self.settings, inbound.text, conversation_id=conversation.id,
+                       message_id=message.id, now=now)
 
         if inbound.kind == "closed":
             # The customer left the channel (WeChat unsubscribe): the conversation closes,

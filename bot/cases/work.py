@@ -116,6 +116,10 @@ def request_review(session: Session, case: Case, score: int, *, today: date,
                    now: datetime) -> date | None:
     """The customer rejects the resolution (复核): the case is reopened for review, due
     within 30 days of the request; None when the case cannot be reviewed now."""
+    decided = [e.at for e in cases.events(session, case.id) if e.action == "status_changed"
+               and (e.after or {}).get("status") == "resolved"]
+    if not decided or not deadlines.review_open(decided[-1].date(), today):
+        return None  # a review is asked within 30 days of the decision (BRIEF.md)
     note = f"the customer rated {score}" if score else "the customer asked for a review"
     if case.rating_comment:
         note += f": {case.rating_comment}"

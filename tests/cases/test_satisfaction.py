@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from sqlalchemy import select
+
+from bot.store.models import Case, CaseEvent
 from tests.cases.test_cases_work_cli import filed, intake, shown
 from tests.console.test_channel_takeover import telegram as telegram  # the fake APIs
 from tests.console.test_channel_takeover import wechat as wechat
@@ -144,3 +147,20 @@ def test_wechat_sends_the_outcome_and_reads_the_rating_typed_back(wechat, tmp_pa
         reply = chat.say("4")
         assert reply is not None and "感谢" in reply
         wait_until(lambda: shown(settings.database_url, number)["rating"] == 4)
+
+
+def test_a_review_is_no_longer_offered_online_30_days_after_the_decision(live) -> None:
+    url = live.settings.database_url
+    customer, number = filed(live)
+    resolve(url, number)
+    # The decision was told 31 days ago (the store's clock, moved back for the test).
+    with live.service.sessions.begin() as session:
+        decided = session.scalars(select(CaseEvent).join(Case).where(
+            Case.number == number, CaseEvent.action == "status_changed")).all()[-1]
+        decided.at = decided.at - timedelta(days=31)
+    customer.say("1")
+    refused = customer.say("申请复核")["replies"][-1]["text"]
+    assert "无法在线申请复核" in refused
+    case = shown(url, number)
+    assert case["status"] == "resolved" and case["review_requested"] is False
+    assert case["rating"] == 1
