@@ -43,6 +43,12 @@ def extract(path: Path | None) -> int:
                     raise TypeError("'text' must be a string")
                 now = (datetime.fromisoformat(item["now"]) if item.get("now")
                        else datetime.now(CHINA))
+            except json.JSONDecodeError:
+                print(f"intake extract: line {number} is not JSON: the input is JSON lines, "
+                      'one object per line, e.g. {"id": 1, "text": "ATM吞卡，取款2000元"} '
+                      '(optional "now": an ISO date-time)', file=sys.stderr)
+                status = 1
+                continue
             except (ValueError, KeyError, TypeError) as exc:
                 print(f"intake extract: line {number}: {exc}", file=sys.stderr)
                 status = 1
