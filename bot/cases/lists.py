@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from workflow.classify import BUSINESS_LINES, PRIORITIES
 from workflow.extract.sensitive import find_sensitive, redact
@@ -24,7 +25,7 @@ from ..console.web import desk_of, render
 from ..endpoints.common import store_call
 from ..store import agents, audit, case_lists, cases
 from ..store.models import Case
-from . import alerts, assignment, lifecycle, work
+from . import alerts, assignment, lifecycle, views, work
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 CHANNELS = ("webchat", "telegram", "wechat", "hotline", "branch")
@@ -167,38 +168,21 @@ def _audit(service: Any, actor: Actor, action: str, subject: str, now: datetime,
 
 def take_case(service: Any, actor: Actor, number: str, address: str | None) -> None:
     """The agent takes an unassigned open case (409 when someone has it)."""
-    now = service.desk.clock()
-    subject = f"case:{number[:40]}"
-    try:
-        if not NUMBER.match(number):
-            raise refusal("no_case", 404, number=number[:40])
-        with service.pipeline.transaction() as session:
-            found = cases.by_number(session, number)
-            case = cases.locked(session, found.id) if found is not None else None
-            if case is None:
-                raise refusal("no_case", 404, number=number)
-            if case.agent_id == actor.id:
-                raise refusal("yours_already", 409, number=case.number)
-            if case.agent_id is not None:
-                holder = agents.get(session, case.agent_id)
-                raise refusal("taken", 409, number=case.number,
-                              name=holder.name if holder else "?")
-            if case.status in cases.OPEN_EXCLUDES:
-                raise refusal("not_open", 409, number=case.number)
-            agent = agents.get(session, actor.id)
-            if agent is None or agent.disabled_at is not None:
-                raise Refused("agent_disabled", 409)
-            try:
-                work.assign(session, case, agent, actor=actor.label, now=now)
-            except lifecycle.MoveRefused:
-                raise refusal("not_open", 409, number=case.number) from None
-            audit.record(session, actor=actor.label, action="case_take", subject=subject,
-                         now=now, address=address)
-            service.pipeline.notify(session, "case", case.conversation_id)
-    except Refused as refused:
-        _audit(service, actor, "case_take_refused", subject, now, address,
-               {"reason": refused.message})
-        raise
+    def act(session: Session, case: Case, now: datetime) -> None:
+        if case.agent_id == actor.id:
+            raise refusal("yours_already", 409, number=case.number)
+        if case.agent_id is not None:
+            holder = agents.get(session, case.agent_id)
+            raise refusal("taken", 409, number=case.number,
+                          name=holder.name if holder else "?")
+        if case.status in cases.OPEN_EXCLUDES:
+            raise refusal("not_open", 409, number=case.number)
+        agent = agents.get(session, actor.id)
+        if agent is None or agent.disabled_at is not None:
+            raise Refused("agent_disabled", 409)
+        work.assign(session, case, agent, actor=actor.label, now=now)
+
+    views.change(service, actor, number, "take", act, address, visible=False)
 
 
 def set_availability(service: Any, actor: Actor, available: bool, address: str | None

@@ -254,11 +254,12 @@ def _shown(value: Any) -> str | None:
 # ---- changing -------------------------------------------------------------------------
 
 
-def _change(service: Any, actor: Actor, number: str, action: str,
-            act: Callable[[Session, Case, datetime], dict[str, Any] | None],
-            address: str | None) -> None:
+def change(service: Any, actor: Actor, number: str, action: str,
+           act: Callable[[Session, Case, datetime], dict[str, Any] | None],
+           address: str | None, *, visible: bool = True) -> None:
     """Run `act` on the locked case in one transaction with its audit event and notice;
-    a refusal is audited in a transaction of its own."""
+    a refusal is audited in a transaction of its own. `visible`: the actor must be allowed
+    to see the case (taking one checks who holds it itself, to name them)."""
     now = datetime.now(UTC)
     subject = f"case:{number.upper()[:32]}"
     try:
@@ -275,7 +276,8 @@ def _change(service: Any, actor: Actor, number: str, action: str,
             case = cases.locked(session, found.id)
             if case is None:  # pragma: no cover - cases are never deleted
                 raise Refused("case_page_unknown", 404, number=number[:32])
-            may_see(actor, case)
+            if visible:
+                may_see(actor, case)
             try:
                 detail = act(session, case, now)
             except work.Invalid as invalid:
@@ -308,7 +310,7 @@ def edit_field(service: Any, actor: Actor, number: str, field: str, raw: str, re
                             now=now)
         return {"field": field, "changed": changed}
 
-    _change(service, actor, number, "field", act, address)
+    change(service, actor, number, "field", act, address)
 
 
 def move(service: Any, actor: Actor, number: str, target: str, *, outcome: str | None,
@@ -330,7 +332,7 @@ def move(service: Any, actor: Actor, number: str, target: str, *, outcome: str |
                   outcome=outcome, today=now.astimezone(service.settings.zone).date())
         return {"to": target}
 
-    _change(service, actor, number, "move", act, address)
+    change(service, actor, number, "move", act, address)
 
 
 def assign(service: Any, actor: Actor, number: str, login: str,
@@ -356,7 +358,7 @@ def assign(service: Any, actor: Actor, number: str, login: str,
         work.assign(session, case, agent, actor=actor.label, now=now)
         return {"to": agent.login}
 
-    _change(service, actor, number, "assign", act, address)
+    change(service, actor, number, "assign", act, address)
 
 
 def extend(service: Any, actor: Actor, number: str, level: int, reason: str,
@@ -370,7 +372,7 @@ def extend(service: Any, actor: Actor, number: str, level: int, reason: str,
                           now=now, zone=service.settings.zone)
         return {"level": level, "due_date": due.isoformat()}
 
-    _change(service, actor, number, "extend", act, address)
+    change(service, actor, number, "extend", act, address)
 
 
 def add_note(service: Any, actor: Actor, number: str, text: str,
@@ -384,4 +386,4 @@ def add_note(service: Any, actor: Actor, number: str, text: str,
         may_change(actor, case)
         work.note(session, case, text, actor=actor.label, now=now)
 
-    _change(service, actor, number, "note", act, address)
+    change(service, actor, number, "note", act, address)
