@@ -137,7 +137,8 @@ def test_wechat_sends_the_outcome_and_reads_the_rating_typed_back(wechat, tmp_pa
         chat = WeChat(live)
         number = file_a_complaint(chat)
         resolve(settings.database_url, number, "差错款2000元已退回，请查收。")
-        sent = wechat.wait_for_sent(2, timeout=15)
+        # Three sends: taken up (in_progress), the outcome, then the rating question.
+        sent = wechat.wait_for_sent(3, timeout=15)
         texts = [m.content for m in sent if m.openid == USER]
         assert any("差错款2000元已退回" in t for t in texts)
         question = texts[-1]
