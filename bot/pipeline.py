@@ -48,7 +48,7 @@ from .console import rules
 from .live import Bulletin
 from .metrics import Metrics
 from .settings import Settings
-from .store import agents, cases, conversations, customers, outbox, vault
+from .store import agents, audit, cases, conversations, customers, outbox, vault
 from .store.db import unavailable
 from .store.models import Conversation, Message
 
@@ -98,6 +98,9 @@ class Handled:
     conversation_id: int
     waiting_for: str | None
     outbox_ids: tuple[int, ...] = ()
+    # The customer's text as stored, when it differs from what they sent (an ID or card
+    # number masked): the web chat shows it in place of their own bubble.
+    masked_text: str | None = None
 
 
 class Pipeline:
@@ -202,7 +205,7 @@ class Pipeline:
             if earlier.conversation_id != conversation.id:
                 # Someone else's message id: never answer with their replies.
                 raise InvalidPayload("this message id was already used by another sender")
-            return self._replay(session, conversation, earlier, inbound.user_id)
+            return self._replay(session, conversation, earlier, inbound.user_id, inbound.text)
         if inbound.verified_phone:
             verified = self._verified(session, conversation, inbound.verified_phone, now)
 
@@ -219,6 +222,7 @@ class Pipeline:
         message = conversations.add_message(
             session, conversation, direction="in", sender="customer", text=masked, now=now,
             external_id=inbound.message_id, raw=raw, sent_at=inbound.timestamp)
+        shown = masked if masked != inbound.text else None
         if spans:  # the ID-card and card numbers, encrypted, for a lead's reveal
             vault.keep(session, self.settings, inbound.text, conversation_id=conversation.id,
                        message_id=message.id, now=now)
@@ -228,7 +232,7 @@ class Pipeline:
             # its cases stay; nothing can be sent to them any more.
             conversation.status = "closed"
             conversations.save_state(session, conversation, {}, now)
-            return Handled((), False, conversation.id, None)
+            return Handled((), False, conversation.id, None, masked_text=shown)
         if conversation.status == "closed":
             # Back again: whoever closed it left the state to start from (an agent keeps
             # the customer's name and phone; an unsubscribe kept nothing).
@@ -240,13 +244,13 @@ class Pipeline:
             # (but for the answer to a satisfaction question, which the bot records).
             conversation.updated_at = now
             self.notify(session, "message", conversation.id)
-            return Handled((), False, conversation.id, None)
+            return Handled((), False, conversation.id, None, masked_text=shown)
         if conversation.handoff_requested_at is not None:  # waiting: the queue shows it
             self.notify(session, "message", conversation.id)
         stage = (conversation.state or {}).get("stage")
         if inbound.kind == "edited" and stage in ("filed", "filing"):
             # An edit after filing is kept with the conversation, not re-read into the case.
-            return Handled((), False, conversation.id, None)
+            return Handled((), False, conversation.id, None, masked_text=shown)
 
         local_now = now.astimezone(self.settings.zone)
         state = State.from_dict(conversation.state) if conversation.state else None
@@ -276,7 +280,7 @@ class Pipeline:
                                    p["quick_replies"], item.id, p.get("asks"))
                          for p, item in zip(payloads, items, strict=True))
         return Handled(outbound, False, conversation.id, step.state.waiting_for,
-                       tuple(item.id for item in items))
+                       tuple(item.id for item in items), masked_text=shown)
 
     def _verified(self, session: Session, conversation: Conversation, raw_phone: str,
                   now: datetime) -> str | None:
@@ -318,20 +322,14 @@ class Pipeline:
                             urgent=case.priority == "urgent")
                 self.metrics.cases_filed.labels(conversation.channel,
                                                 event.case.get("priority", "normal")).inc()
-                step = self.engine.resume(step.state, CaseFiled(number, due.isoformat()),
-                                          local_now)
+                urgent = case.priority == "urgent"
+                step = self.engine.resume(step.state, CaseFiled(
+                    number, due.isoformat(),
+                    agents.online(session, now, rules.ONLINE_WITHIN) if urgent else 0,
+                    agents.any_active(session) if urgent else False), local_now)
                 replies.extend(step.replies)
             elif isinstance(event, LookupStatus):
-                case = cases.find_for_customer(session, event.case_number,
-                                               conversation.customer_id)
-                if case is None:
-                    result = StatusResult(event.case_number, False)
-                else:
-                    updated = cases.last_update(session, case).astimezone(self.settings.zone)
-                    result = StatusResult(case.number, True, case.status,
-                                          case.due_date.isoformat(), updated.strftime(
-                                              "%Y-%m-%d %H:%M"),
-                                          conversations.latest_notice(session, case))
+                result = self._status(session, conversation, event, now)
                 step = self.engine.resume(step.state, result, local_now)
                 replies.extend(step.replies)
             elif isinstance(event, RatingGiven | RatingComment | ReviewRequested):
@@ -343,6 +341,38 @@ class Pipeline:
                                              local_now)
                 replies.extend(step.replies)
         return step, replies
+
+    def _status(self, session: Session, conversation: Conversation, event: LookupStatus,
+                now: datetime) -> StatusResult:
+        """A case's status for its own customer; for anyone else, only on the phone number
+        on the case, a few tries an hour, linking nothing. Every lookup is audited."""
+        number = event.case_number
+        actor = f"identity:{conversation.identity_id}"
+        case = cases.find_for_customer(session, number, conversation.customer_id)
+        if case is not None:
+            audit.record(session, actor=actor, action="status_lookup", subject=f"case:{number}",
+                         now=now, detail={"channel": conversation.channel, "result": "owner"})
+            updated = cases.last_update(session, case).astimezone(self.settings.zone)
+            return StatusResult(case.number, True, case.status, case.due_date.isoformat(),
+                                updated.strftime("%Y-%m-%d %H:%M"),
+                                conversations.latest_notice(session, case))
+        if event.phone is None:
+            # Whether or not it exists: asking for the phone reveals nothing.
+            return StatusResult(number, False, needs_phone=True)
+        tried = audit.count(session, actor=actor, action="status_by_phone",
+                            since=now - timedelta(hours=1))
+        if tried >= self.settings.status_lookups_per_hour:
+            outcome = "limited"
+        else:
+            case = cases.by_number(session, number)
+            outcome = "answered" if case is not None and case.phone == event.phone \
+                else "mismatch"
+        audit.record(session, actor=actor, action="status_by_phone", subject=f"case:{number}",
+                     now=now, detail={"channel": conversation.channel, "result": outcome})
+        if outcome == "answered" and case is not None:
+            return StatusResult(case.number, True, case.status, case.due_date.isoformat(),
+                                by_phone=True)
+        return StatusResult(number, False, by_phone=True, limited=outcome == "limited")
 
     def _feedback(self, session: Session, conversation: Conversation, step: Step,
                   event: RatingGiven | RatingComment | ReviewRequested, now: datetime,
@@ -393,14 +423,15 @@ class Pipeline:
                                   local_now)
 
     def _replay(self, session: Session, conversation: Conversation, earlier: Message,
-                recipient: str) -> Handled:
+                recipient: str, text: str) -> Handled:
         replies = conversations.replies_to(session, earlier.id)
         items = outbox.for_messages(session, [m.id for m in replies])
         outbound = tuple(_outbound(conversation.channel, recipient, m.text,
                                    m.quick_replies or [], items.get(m.id)) for m in replies)
         waiting = (conversation.state or {}).get("waiting_for")
         return Handled(outbound, True, conversation.id, waiting,
-                       tuple(items[m.id] for m in replies if m.id in items))
+                       tuple(items[m.id] for m in replies if m.id in items),
+                       masked_text=earlier.text if earlier.text != text else None)
 
 
 def _answers_feedback(conversation: Conversation, text: str) -> bool:

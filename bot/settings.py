@@ -22,6 +22,9 @@ class Settings(BaseSettings):
                           "numbers, due dates and relative dates follow its calendar")
     case_prefix: str = Field("TS", pattern=r"^[A-Z]{2}$", description="case number prefix")
     answer_days: int = Field(15, ge=1, le=60, description="days to answer a complaint")
+    status_lookups_per_hour: int = Field(
+        3, ge=1, le=100, description="status queries by case number and phone one chat "
+        "identity not linked to the case may try per hour")
     max_body_bytes: int = Field(65536, ge=1024, description="largest request body accepted")
     outbox_max_attempts: int = Field(12, ge=1, description="sends tried before giving up")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="outbox dispatcher idle poll")

@@ -30,9 +30,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+
 from . import catalog, classify, cues, feedback
 from .extract.amounts import AmountMatch, parse_amount_answer
 from .extract.names import parse_name_answer
+from .extract.phones import find_phones
 from .extract.sensitive import find_sensitive, redact
 from .fields import Extraction, amount_in_cny, extract
 from .model import (
@@ -156,6 +159,14 @@ class Engine:
             turn.say("empty")
             self._prompt(turn)
             return turn.result()
+        if st.lookup is not None:
+            # The phone number on the case whose status they asked for; anything else
+            # drops the query and is read as usual.
+            number, st.lookup = st.lookup, None
+            phones = find_phones(clean) if cues.command(clean) is None else []
+            if phones:
+                turn.events.append(LookupStatus(number, phones[0].e164))
+                return turn.result()
         fed = None
         if st.feedback and cues.command(clean) in (None, "cancel"):
             # A pending satisfaction question reads "不用了" as its "no", not as a cancel.
@@ -199,13 +210,28 @@ class Engine:
             turn.say("filed", number=outcome.number, due_date=outcome.due_date)
             case = st.last_case or {}
             if case.get("priority") == "urgent":
-                turn.say("filed_urgent")
+                if outcome.agents_online > 0:
+                    turn.say("filed_urgent")
+                else:  # nobody to call within the hour: say what will actually happen
+                    turn.say("filed_urgent_callback" if outcome.team else "filed_urgent_no_team")
             if case.get("missing"):
                 sep = catalog.text(st.lang, "list_separator")
                 names = sep.join(catalog.label(st.lang, "field", f) for f in case["missing"])
                 turn.say("filed_missing", fields=names)
         elif isinstance(outcome, StatusResult):
-            if outcome.found:
+            if outcome.needs_phone:
+                st.lookup = outcome.number
+                turn.say("status_ask_phone", number=outcome.number)
+                return turn.result()
+            if outcome.limited:
+                turn.say("status_limited")
+            elif outcome.by_phone and outcome.found:
+                status = catalog.label(st.lang, "status", outcome.status or "new")
+                turn.say("status_found_brief", number=outcome.number, status=status,
+                         due_date=outcome.due_date or "-")
+            elif outcome.by_phone:
+                turn.say("status_phone_mismatch", number=outcome.number)
+            elif outcome.found:
                 status = catalog.label(st.lang, "status", outcome.status or "new")
                 turn.say(
                     "status_found",
@@ -345,6 +371,11 @@ class Engine:
         if cues.is_no(text):
             turn.ask(Reply(catalog.text(st.lang, "what_to_change")))
             return
+        fixed = self._side_correction(turn, text, skip=None)
+        if fixed:
+            self._acknowledge(turn, fixed)
+            self._advance(turn)
+            return
         ex = extract(text, turn.now, self.segmenter)
         changed = self._correct(turn, text, ex, force=True)
         if not changed and ex.substantive:
@@ -364,6 +395,17 @@ class Engine:
             self._advance(turn)
             return
         ex = extract(text, turn.now, self.segmenter)
+        if target in ASK_ORDER and st.turn > 1 and not cues.is_dont_know(text):
+            # "sorry, the amount was 450 not 540" while asked for something else: a
+            # correction, never the answer to the question asked, which is asked again.
+            fixed = self._side_correction(turn, text, skip=target)
+            if fixed:
+                self._acknowledge(turn, fixed)
+                if self._next_slot(st) == target:
+                    turn.ask(self._question(st, target))
+                else:
+                    self._advance(turn)
+                return
         answered: str | None = None
         error: str | None = None
         gave_up = False  # a second answer that did not fit: the slot is left for an agent
@@ -478,7 +520,9 @@ class Engine:
         """Apply a correction ("电话写错了，是139…"); True when a field changed."""
         st = turn.state
         targets = cues.correction_targets(text)
-        if not targets and not cues.is_correction(text) and not force:
+        if not targets and not force:
+            # A cue alone ("不是我操作的", "sorry") names nothing to correct outside the
+            # summary; the values in such a message are new facts, not corrections.
             return False
         changed = False
         extracted: dict[str, Slot | None] = {
@@ -509,6 +553,89 @@ class Engine:
                 st.slots[slot_name] = new
                 changed = True
         return changed
+
+    def _side_correction(self, turn: _Turn, text: str, skip: str | None) -> list[str]:
+        """Correct a field already given ("金额是450不是540", "no, my name is John Smyth");
+        the fields changed, in the order named.
+
+        A field counts as corrected when the message names it with a correction cue, or
+        negates its current value ("450 not 540"); the new value is read from the message
+        without its negated part.
+        """
+        st = turn.state
+        negated, rest = _split_negated(text)
+        named = [s for s in cues.correction_targets(text) if s in st.slots]
+        if not cues.is_correction(text):
+            named = []
+        for slot in ("amount", "phone", "incident_time", "name"):
+            if slot not in named and slot in st.slots and any(
+                    self._same_value(slot, st.slots[slot], n, turn.now) for n in negated):
+                named.append(slot)
+        changed: list[str] = []
+        if not named:
+            return changed
+        ex = extract(rest, turn.now, self.segmenter)
+        for slot in named:
+            if slot == skip:
+                continue
+            new = self._corrected_value(slot, rest, ex, turn.now)
+            old = st.slots.get(slot)
+            if new is None or new.value is None or (old is not None and old.value == new.value):
+                continue
+            if slot == "description":
+                st.description = [new.value]
+            st.slots[slot] = new
+            changed.append(slot)
+        return changed
+
+    def _corrected_value(self, slot: str, text: str, ex: Extraction,
+                         now: datetime) -> Slot | None:
+        """The new value of `slot` in a correction (its negated part already removed)."""
+        after = _after_cue(text)
+        if slot == "phone":
+            return Slot(value=ex.phone.e164, text=ex.phone.text) if ex.phone else None
+        if slot == "amount":
+            m = parse_amount_answer(after or text) or ex.amount
+            return _amount_slot(m, answer=True) if m else None
+        if slot == "incident_time":
+            return _date_slot(ex, now, answer=None)[0] if ex.date else None
+        if slot == "name":
+            name = _name_answer(after) if after else None
+            name = name or (ex.name.name if ex.name else None)
+            return Slot(value=name, text=name) if name else None
+        if slot == "business":
+            label = (classify.parse_business_answer(after) if after else None) or ex.business
+            return Slot(value=label.value, text=text,
+                        extra={"reasons": list(label.reasons)}) if label else None
+        if slot == "branch":
+            value = ex.branch or _ARTICLE.sub("", after)
+            return Slot(value=value, text=value) if value else None
+        if slot in ("resolution", "description") and after:
+            return Slot(value=after, text=after)
+        return None
+
+    def _same_value(self, slot: str, current: Slot, said: str, now: datetime) -> bool:
+        """Does `said` (a negated piece: "不是540") give the field's current value?"""
+        if current.value is None:
+            return False
+        if slot == "amount":
+            m = parse_amount_answer(said)
+            return m is not None and Decimal(current.value) == m.value
+        if slot == "phone":
+            found = find_phones(said)
+            return bool(found) and found[0].e164 == current.value
+        if slot == "incident_time":
+            ex = extract(said, now, self.segmenter)
+            return ex.date is not None and ex.date.date is not None and \
+                ex.date.date.isoformat() == current.value
+        return fold(said).strip().lower() == fold(str(current.value)).lower()
+
+    def _acknowledge(self, turn: _Turn, fixed: list[str]) -> None:
+        """Say what was changed ("已将涉及金额改为 450 元。")."""
+        st = turn.state
+        for slot in fixed:
+            turn.say("corrected", field=catalog.label(st.lang, "field", slot),
+                     value=_show(st.lang, slot, st.slots.get(slot), st))
 
     def _value_after_cue(self, slot: str, text: str, ex: Extraction, now: datetime) -> Slot | None:
         parts = _AFTER_CUE.split(fold(text), maxsplit=1)
@@ -759,6 +886,29 @@ def _name_answer(text: str) -> str | None:
     return None
 
 
+# "不是540", "not 540", "instead of 540", "rather than 540": the value being replaced.
+_NEGATED = re.compile(
+    r"(?:不是|并非|\bnot\b|\binstead of\b|\brather than\b)\s*"
+    r"([^\s,，。.!！?？;；、]+(?:\s+[A-Za-z]+)?)", re.I)
+_AFTER = re.compile(
+    r"(?:应该是|其实是|改成|改为|更正为|叫|是|为|\bis\b|\bwas\b|\bto\b|should be)\s*", re.I)
+
+_ARTICLE = re.compile(r"^(?:the|your|our)\s+", re.I)
+
+
+def _split_negated(text: str) -> tuple[list[str], str]:
+    """The negated values of a correction, and the text without them."""
+    negated = [m.group(1) for m in _NEGATED.finditer(fold(text))]
+    rest = _NEGATED.sub(" ", fold(text))
+    return negated, rest
+
+
+def _after_cue(text: str) -> str:
+    """What follows the last "is / 是 / 改为" of a correction: the new value."""
+    parts = _AFTER.split(text)
+    return parts[-1].strip(" ，,。.!！") if len(parts) > 1 else ""
+
+
 def _awaits_outcome(events: list[Event]) -> bool:
     return any(isinstance(e, FileCase | LookupStatus | HandoffRequested | ReviewRequested)
                for e in events)
@@ -866,6 +1016,8 @@ def _show(lang: str, slot: str, current: Slot | None, st: State) -> str:
         return catalog.text(lang, "vague_date", text=current.text)
     if slot == "amount":
         return _show_amount(lang, current)
+    if slot == "phone":
+        return show_phone(lang, str(current.value))
     if slot == "description":
         full = "\n".join(st.description) or str(current.value)
         full = full.replace("\n", " ")
@@ -877,9 +1029,27 @@ def _show_amount(lang: str, current: Slot, approximate_prefix: bool = True) -> s
     approximate = approximate_prefix and current.status == "approximate"
     prefix = catalog.text(lang, "approximate") if approximate else ""
     currency = current.extra.get("currency", "CNY")
-    value = Decimal(current.value)
-    number = f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{prefix}{number} {currency}"
+    return prefix + show_amount(lang, Decimal(current.value), currency)
+
+
+def show_amount(lang: str, value: Decimal, currency: str = "CNY") -> str:
+    """An amount as the customer's language writes it: "3,200 元", "3,200.50 CNY"."""
+    number = f"{value:,.2f}".removesuffix(".00")
+    unit = catalog.label(lang, "currency", currency)
+    return f"{number} {unit}"
+
+
+def show_phone(lang: str, e164: str) -> str:
+    """A phone number grouped for reading: "139 1234 5678" (a mainland mobile in the zh
+    UI), "+86 139 1234 5678", "+44 7700 900123"."""
+    if e164.startswith("+861") and len(e164) == 14:
+        local = f"{e164[3:6]} {e164[6:10]} {e164[10:]}"
+        return local if lang == "zh" else f"+86 {local}"
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def _confirm_buttons(lang: str) -> tuple[QuickReply, ...]:

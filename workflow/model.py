@@ -90,6 +90,9 @@ class LookupStatus:
     """Answer a status query from the store, then call `resume` with `StatusResult`."""
 
     case_number: str
+    # The phone number the customer gave to prove the case is theirs, asked for when the
+    # case is not linked to this chat identity (StatusResult.needs_phone).
+    phone: str | None = None
     kind: str = "lookup_status"
 
 
@@ -154,6 +157,10 @@ Event = (SensitiveFound | FileCase | LookupStatus | HandoffRequested | Cancelled
 class CaseFiled:
     number: str
     due_date: str  # ISO date
+    # Who will act on an urgent case, so the customer is promised only what will happen:
+    # agents with the console open now, and whether the deployment has agents at all.
+    agents_online: int = 0
+    team: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,11 @@ class StatusResult:
     due_date: str | None = None
     updated: str | None = None
     latest: str | None = None  # the latest message the team sent the customer about it
+    # Not linked to this identity: ask for the case's phone number (whether or not the
+    # case exists, so a number alone reveals nothing).
+    needs_phone: bool = False
+    by_phone: bool = False  # answered on the case's phone number: status and due date only
+    limited: bool = False  # too many tries by phone: refused for now
 
 
 @dataclass(frozen=True)
@@ -213,6 +225,8 @@ class State:
     last_case: dict[str, Any] | None = None  # the draft last filed, for the shell and agents
     # A satisfaction question pending (workflow/feedback.py): {case, stage, tries, score}.
     feedback: dict[str, Any] | None = None
+    # A status query waiting for the phone number on the case (StatusResult.needs_phone).
+    lookup: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

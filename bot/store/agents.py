@@ -53,6 +53,12 @@ def active(session: Session) -> list[Agent]:
                                 .order_by(Agent.name)))
 
 
+def any_active(session: Session) -> bool:
+    """Does this deployment have a team at all (an agent account not disabled)?"""
+    return session.scalar(select(Agent.id).where(Agent.disabled_at.is_(None)).limit(1)) \
+        is not None
+
+
 def disable(session: Session, agent: Agent, now: datetime) -> tuple[int, int]:
     """No more log-ins or API calls: end the sessions, revoke the tokens. How many sessions
     ended and tokens were revoked."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent
@@ -30,3 +30,10 @@ def latest(session: Session, *, actor: str | None = None, action: str | None = N
     if action is not None:
         query = query.where(AuditEvent.action == action)
     return list(session.scalars(query))
+
+
+def count(session: Session, *, actor: str, action: str, since: datetime) -> int:
+    """How many times `actor` did `action` since then (rate limits)."""
+    return session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.actor == actor, AuditEvent.action == action,
+        AuditEvent.at >= since)) or 0

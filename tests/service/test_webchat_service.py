@@ -19,8 +19,10 @@ from websockets.sync.client import ClientConnection, connect
 from bot.settings import Settings
 from bot.store import cases
 from bot.store.models import (
+    AuditEvent,
     Case,
     CaseEvent,
+    ChannelIdentity,
     Conversation,
     Customer,
     Message,
@@ -500,8 +502,61 @@ def test_status_is_told_only_to_the_case_owner(live):
         number = NUMBER.search(post(client, owner, "确认")["replies"][0]["text"]).group(0)
         stranger = post(client, visitor(), f"查询进度 {number}")
         mine = post(client, owner, f"查询进度 {number}")
-    assert "没有找到" in stranger["replies"][0]["text"]
+    # Another identity is asked for the phone number on the case, nothing more.
+    asked = stranger["replies"][0]["text"]
+    assert "手机号码" in asked and "已受理" not in asked and "2000" not in asked
     assert number in mine["replies"][0]["text"] and "已受理" in mine["replies"][0]["text"]
+
+
+def test_status_from_another_device_on_the_phone_number_links_nothing(live):
+    with httpx.Client(base_url=live.url) as client:
+        owner = visitor()
+        post(client, owner, OPENING)
+        filed = post(client, owner, "确认")["replies"][0]["text"]
+        number = NUMBER.search(filed).group(0)
+        due = re.search(r"\d{4}-\d{2}-\d{2}", filed).group(0)
+
+        # A new browser: asked for the phone on the case; the right one answers the
+        # status and due date only.
+        other = visitor()
+        assert "手机号码" in post(client, other, f"查询进度 {number}")["replies"][0]["text"]
+        right = post(client, other, "13912345678")["replies"][0]["text"]
+        assert number in right and "已受理" in right and due in right
+        assert "2000" not in right and "张伟" not in right
+
+        # Wrong phone: nothing told.
+        post(client, other, f"查询进度 {number}")
+        wrong = post(client, other, "13800000000")["replies"][0]["text"]
+        assert "不匹配" in wrong and "已受理" not in wrong and due not in wrong
+
+        # Third try answered; a fourth within the hour is refused, even with the right phone.
+        post(client, other, f"status {number}")
+        assert "已受理" in post(client, other, "139 1234 5678")["replies"][0]["text"]
+        post(client, other, f"查询进度 {number}")
+        refused = post(client, other, "13912345678")["replies"][0]["text"]
+        assert "次数过多" in refused and "已受理" not in refused
+
+        # Another identity has its own allowance; the owner is never limited.
+        third = visitor()
+        post(client, third, f"查询进度 {number}")
+        assert "已受理" in post(client, third, "13912345678")["replies"][0]["text"]
+        assert "已受理" in post(client, owner, f"查询进度 {number}")["replies"][0]["text"]
+
+    with live.service.sessions() as s:
+        case = s.scalar(select(Case).where(Case.number == number))
+        # Nothing linked: the case and its customer are the owner's alone.
+        customers_ = s.scalar(select(func.count()).select_from(Customer))
+        identities = s.scalars(select(ChannelIdentity).order_by(ChannelIdentity.id)).all()
+        assert len(identities) == 3 and customers_ == 3
+        assert case.customer_id == identities[0].customer_id  # the owner's, first to write
+        assert len({i.customer_id for i in identities}) == 3
+        lookups = s.scalars(select(AuditEvent).where(AuditEvent.subject == f"case:{number}")
+                            .order_by(AuditEvent.id)).all()
+    assert [e.detail["result"] for e in lookups] == [
+        "answered", "mismatch", "answered", "limited", "answered", "owner"]
+    assert {e.action for e in lookups} == {"status_by_phone", "status_lookup"}
+    # Never the visitor id (the web chat's only credential) in the audit trail.
+    assert all(other not in e.actor and owner not in e.actor for e in lookups)
 
 
 def test_a_typed_phone_links_no_two_visitors(live):
@@ -517,7 +572,7 @@ def test_a_typed_phone_links_no_two_visitors(live):
         owners = set(s.scalars(select(Case.customer_id)))
         customers = s.scalar(select(func.count()).select_from(Customer))
     assert len(owners) == 2 and customers == 2
-    assert "没有找到" in stranger["replies"][0]["text"]
+    assert "手机号码" in stranger["replies"][0]["text"]  # not told, asked to prove it
 
 
 def test_health_and_metrics(live):

@@ -55,7 +55,9 @@ def test_full_opening_goes_straight_to_the_summary(engine):
     )
     assert step.waiting_for == WAIT_CONFIRM
     summary = step.replies[-1].text
-    assert "张伟" in summary and "+8613912345678" in summary and "2026-11-27" in summary
+    # The phone and amount as a Chinese reader writes them.
+    assert "张伟" in summary and "电话: 139 1234 5678" in summary and "2026-11-27" in summary
+    assert "涉及金额: 2,000 元" in summary
     assert [q.label for q in step.replies[-1].quick_replies] == ["确认", "修改"]
     done = engine.step(step.state, "确认", NOW)
     case = filed_case(done)
@@ -135,7 +137,8 @@ def test_correction_at_confirmation(engine):
     fixed = engine.step(step.state, "电话写错了，是13900001111", NOW)
     assert fixed.waiting_for == WAIT_CONFIRM
     assert fixed.state.value("phone") == "+8613900001111"
-    assert "+8613900001111" in fixed.replies[-1].text
+    assert fixed.replies[0].text == "已将电话改为 139 0000 1111。"
+    assert "139 0000 1111" in fixed.replies[-1].text
 
 
 def test_correction_in_english(engine):
@@ -393,3 +396,25 @@ def test_a_short_urgent_message_instead_of_the_name_joins_the_account(engine, op
     assert step.waiting_for == "name"
     assert step.state.description[-1] == message
     assert build_case(step.state)["priority"] == "urgent"
+
+
+def test_a_status_query_not_linked_here_asks_for_the_phone_on_the_case(engine):
+    asked = engine.step(None, "查询进度 TS20261128-0042", NOW)
+    assert asked.events == (LookupStatus("TS20261128-0042"),)
+    told = engine.resume(asked.state, StatusResult("TS20261128-0042", False, needs_phone=True),
+                         NOW)
+    assert "手机号码" in told.replies[0].text and told.state.lookup == "TS20261128-0042"
+    # The next message's phone number goes to the shell with the case number.
+    step = engine.step(told.state, "139 1234 5678", NOW)
+    assert step.events == (LookupStatus("TS20261128-0042", "+8613912345678"),)
+    assert step.state.lookup is None
+    answered = engine.resume(step.state, StatusResult(
+        "TS20261128-0042", True, "in_progress", "2026-12-13", by_phone=True), NOW)
+    assert "2026-12-13" in answered.replies[0].text and "处理中" in answered.replies[0].text
+    wrong = engine.resume(step.state, StatusResult("TS20261128-0042", False, by_phone=True), NOW)
+    assert "不匹配" in wrong.replies[0].text
+    # Anything but a phone number drops the query and is read as usual.
+    other = engine.step(told.state, "昨天在南山支行ATM取款，卡被吞了，钱也没出来", NOW)
+    assert other.state.lookup is None and not any(
+        isinstance(e, LookupStatus) for e in other.events)
+    assert "昨天在南山支行ATM取款，卡被吞了，钱也没出来" in other.state.description

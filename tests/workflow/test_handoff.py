@@ -292,3 +292,20 @@ def test_every_text_exists_in_both_languages_with_the_same_placeholders():
     assert set(zh) == set(en)
     for key in zh:
         assert set(re.findall(r"\{(\w+)\}", zh[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
+
+
+@pytest.mark.parametrize(("online", "team", "promise"), [
+    (2, True, "一小时内联系您"),          # agents see the urgent case now
+    (0, True, "上班后将第一时间电话联系您"),  # a team, but nobody on duty
+    (0, False, "冻结"),                   # no agent queue in this deployment at all
+])
+def test_an_urgent_filing_promises_only_what_will_happen(engine, online, team, promise):
+    st = engine.step(None, "我的信用卡昨天被盗刷了5000元，我是张伟，手机13912345678，"
+                     "要求全额退回", NOW).state
+    confirmed = engine.step(st, "确认", NOW)
+    filed = engine.resume(confirmed.state, CaseFiled("TS20261128-0001", "2026-12-13",
+                                                     online, team), NOW)
+    said = " ".join(r.text for r in filed.replies)
+    assert promise in said
+    if online == 0:
+        assert "一小时内" not in said
