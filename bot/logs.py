@@ -13,6 +13,15 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _URL_CREDENTIAL = re.compile(r"\b(access_token|secret)=[^&\s\"']+")
 # Loggers that write request URLs (Telegram's carry the bot token) at INFO.
 _QUIET = ("httpx", "httpcore", "urllib3")
+# Alembic says at INFO how it migrates (plugins, "Context impl SQLiteImpl.", each upgrade) on
+# every start-up and CLI command that touches the store: noise for an operator, so shown only
+# at DEBUG. Its warnings and errors still come through.
+_DEBUG_ONLY = ("alembic",)
+
+
+def _debug_only_level(level: str) -> str:
+    """The level for the _DEBUG_ONLY loggers: NOTSET (follow the root) at DEBUG, else WARNING."""
+    return "NOTSET" if level == "DEBUG" else "WARNING"
 
 
 class RedactSecrets(logging.Filter):
@@ -54,9 +63,12 @@ def redact_filter() -> RedactSecrets:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format=FORMAT)
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format=FORMAT)
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _DEBUG_ONLY:
+        logging.getLogger(name).setLevel(_debug_only_level(level))
     redact = RedactSecrets(secrets_of(settings))
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
@@ -79,5 +91,6 @@ def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
             "uvicorn": {"level": level},
             "uvicorn.error": {"level": level},
             **{name: {"level": "WARNING"} for name in _QUIET},
+            **{name: {"level": _debug_only_level(level)} for name in _DEBUG_ONLY},
         },
     }

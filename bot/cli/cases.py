@@ -4,9 +4,13 @@ them from scripts under the console's rules (audited as `cli`)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -126,16 +130,146 @@ def show_case(number: str, as_json: bool) -> int:
         print(json.dumps({**row, "identities": who, "events": trail, "transcript": transcript},
                          ensure_ascii=False))
         return 0
-    for key, value in row.items():
-        shown = redact(value) if isinstance(value, str) else value
-        print(f"{key:22} {shown}")
-    for i in who:
-        print(f"  {i['channel']:10} {i['external_id']}  {i['display_name'] or ''}")
-    for e in trail:
-        print(f"  {e['at']}  {e['actor']}  {e['action']}")
-    if transcript is not None:
-        print(f"call {transcript['call_id'] or '-'} from {transcript['caller'] or '-'} "
-              f"at {transcript['started_at'] or '-'} ({transcript['source']})")
-        for turn in transcript["turns"]:
-            print(f"  {turn['speaker']:8} {turn['text']}")
+    width = shutil.get_terminal_size((80, 24)).columns
+    zone = Settings().zone
+    print("\n".join(_case_text(row, who, trail, transcript, zone, width)))
     return 0
+
+
+# ---- `intake cases show` as text ----------------------------------------------------------
+
+_TIME = "%Y-%m-%d %H:%M"  # as `intake cases list` shows times
+_INDENT = "  "
+
+
+def _local(iso: str | None, zone: ZoneInfo) -> str:
+    """An ISO date-time from the store, in the institution's time zone, or "-"."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone(zone).strftime(_TIME)
+
+
+def _shown(value: Any) -> str:
+    """A field's value for people: "-" when empty, yes/no, lists joined, secrets masked."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, str):
+        return redact(value)
+    return str(value)
+
+
+def _fields(row: dict[str, Any], zone: ZoneInfo) -> list[tuple[str, str]]:
+    """(label, text) per field; a non-empty mapping (reasons, regulatory) gives one row per
+    leaf, labelled with its dotted path."""
+    out: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                add(f"{label}.{key}", inner)
+        else:
+            out.append((label, _shown(value)))
+
+    for key, value in row.items():
+        if key == "number":
+            continue  # the heading says it
+        add(key, _local(value, zone) if key == "filed_at" else value)
+    return out
+
+
+def _cell_width(text: str) -> int:
+    """Columns `text` takes in a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pieces(text: str) -> list[str]:
+    """Words, single wide characters (a line may break between any two) and the runs of
+    spaces between them."""
+    out: list[str] = []
+    for char in text:
+        wide = unicodedata.east_asian_width(char) in "WF"
+        if out and not wide and out[-1].isspace() == char.isspace() and not _is_wide(out[-1]):
+            out[-1] += char
+        else:
+            out.append(char)
+    return out
+
+
+def _is_wide(piece: str) -> bool:
+    return len(piece) == 1 and unicodedata.east_asian_width(piece) in "WF"
+
+
+# Closing punctuation no line may start with: it goes down with the character before it.
+_NO_LINE_START = frozenset("，。、；：！？）」』》】”’")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` terminal columns (width >= 4). textwrap counts
+    characters and breaks only at spaces, which does not fit Chinese: this breaks between
+    wide characters too, and splits a word longer than a line."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        line, gap = "", ""
+        for piece in _pieces(paragraph):
+            if piece.isspace():
+                gap = piece if line else ""
+                continue
+            if _cell_width(line + gap + piece) <= width:
+                line, gap = line + gap + piece, ""
+                continue
+            carried = ""
+            if piece in _NO_LINE_START and len(line) > 1 and _is_wide(line[-1]):
+                line, carried = line[:-1], line[-1]
+            if line:
+                lines.append(line)
+            line, gap, piece = "", "", carried + piece
+            while _cell_width(piece) > width:  # a word longer than a whole line
+                cut = 1
+                while _cell_width(piece[:cut + 1]) <= width:
+                    cut += 1
+                lines.append(piece[:cut])
+                piece = piece[cut:]
+            line = piece
+        lines.append(line)
+    return lines
+
+
+def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
+    """Two columns, label and value; a long value wraps under itself."""
+    label_width = max((len(label) for label, _ in rows), default=0)
+    value_width = max(20, width - len(_INDENT) - label_width - 2)
+    out = []
+    for label, value in rows:
+        first, *rest = _wrap(value, value_width)
+        out.append(f"{_INDENT}{label:{label_width}}  {first}".rstrip())
+        out += [f"{_INDENT}{'':{label_width}}  {line}".rstrip() for line in rest]
+    return out
+
+
+def _case_text(row: dict[str, Any], who: list[dict[str, Any]], trail: list[dict[str, Any]],
+               transcript: dict[str, Any] | None, zone: ZoneInfo, width: int) -> list[str]:
+    """`intake cases show` for people: headed sections, local times, "-" for empty values,
+    long texts wrapped to `width` columns, ID and card numbers masked."""
+    lines = [f"Case {row['number']} (times in {zone.key})", "", "Details"]
+    lines += _rows(_fields(row, zone), width)
+    lines += ["", "Identities"]
+    lines += _rows([(i["channel"], f"{_shown(i['external_id'])}  {_shown(i['display_name'])}")
+                    for i in who], width) or [f"{_INDENT}-"]
+    lines += ["", "History"]
+    lines += _rows([(_local(e["at"], zone), f"{e['actor']:10}  {e['action']}")
+                    for e in trail], width) or [f"{_INDENT}-"]
+    if transcript is not None:
+        lines += ["", "Call transcript"]
+        lines += _rows([("call_id", _shown(transcript["call_id"])),
+                        ("caller", _shown(transcript["caller"])),
+                        ("agent_id", _shown(transcript["agent_id"])),
+                        ("started_at", _local(transcript["started_at"], zone)),
+                        ("format", _shown(transcript["format"])),
+                        ("source", _shown(transcript["source"]))], width)
+        lines.append("")
+        lines += _rows([(t["speaker"], _shown(t["text"])) for t in transcript["turns"]], width)
+    return lines
