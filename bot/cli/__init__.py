@@ -7,6 +7,7 @@ the store or Telegram, and one command's missing configuration cannot break anot
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cases(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import cases
+
+    name = f"intake cases {args.cases_command}"
+    try:
+        if args.cases_command == "list":
+            return cases.list_cases(args.limit, args.json)
+        if args.cases_command == "assign":
+            return cases.assign(args.number, args.login)
+        if args.cases_command == "move":
+            return cases.move(args.number, args.status, args.note, args.outcome)
+        if args.cases_command == "note":
+            return cases.note(args.number, args.text)
+        return cases.show_case(args.number, args.json)
+    except ValidationError as exc:  # an INTAKE_* setting out of range or malformed
+        print(f"{name}: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:  # the store cannot be opened or reached
+        print(f"{name}: cannot open the store: {exc.orig}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "eval":
@@ -228,17 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(args.host, args.port, args.workers)
     if args.command == "cases":
-        from bot.cli import cases
-
-        if args.cases_command == "list":
-            return cases.list_cases(args.limit, args.json)
-        if args.cases_command == "assign":
-            return cases.assign(args.number, args.login)
-        if args.cases_command == "move":
-            return cases.move(args.number, args.status, args.note, args.outcome)
-        if args.cases_command == "note":
-            return cases.note(args.number, args.text)
-        return cases.show_case(args.number, args.json)
+        return _cases(args)
     if args.command == "import-transcripts":
         from bot.cli.hotline import import_transcripts
 

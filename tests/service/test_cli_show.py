@@ -112,3 +112,17 @@ def test_show_a_hotline_call_with_its_transcript(tmp_path: Path) -> None:
     assert field["call_id"] == "HL-20261120-0311" and field["agent_id"] == "K2002"
     assert any(line.split()[:1] == ["agent"] and "Kevin speaking" in line
                for line in transcript)
+
+
+def test_cases_commands_fail_with_a_sentence_not_a_traceback(tmp_path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    for extra, code, said in (
+        ({"INTAKE_ANSWER_DAYS": "0"}, 2, "intake cases list: bad configuration"),
+        ({"INTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'x.db'}"}, 1,
+         "intake cases list: cannot open the store: unable to open database file"),
+    ):
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "cases", "list"],
+                              capture_output=True, text=True, env={**clean, **extra},
+                              timeout=120)
+        assert done.returncode == code
+        assert said in done.stderr and "Traceback" not in done.stderr
