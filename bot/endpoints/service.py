@@ -53,5 +53,13 @@ def demo() -> HTMLResponse:
     return HTMLResponse(static("demo.html"))
 
 
+@router.get("/favicon.ico", response_class=Response, include_in_schema=False)
+def favicon() -> Response:
+    """The demo page's icon: browsers ask for it, and a 404 shows in their console."""
+    icon = resources.files("channels.webchat").joinpath("static", "favicon.ico").read_bytes()
+    return Response(icon, media_type="image/x-icon",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
 def static(name: str) -> str:
     return resources.files("channels.webchat").joinpath("static", name).read_text("utf-8")

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Header, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from channels import webchat
 from channels.base import InvalidPayload
 from channels.wire import UnsafeJson, load_json
+from workflow import catalog
 
 from ..pipeline import Expired
 from ..store import conversations, outbox
@@ -60,6 +61,8 @@ class RepliesOut(BaseModel):
     replies: list[ReplyOut]
     waiting_for: str | None
     duplicate: bool
+    masked_text: str | None = Field(None, description="the message as stored, when an ID "
+                                    "or card number in it was masked")
 
 
 class HistoryItem(BaseModel):
@@ -75,6 +78,15 @@ class HistoryOut(BaseModel):
     messages: list[HistoryItem]
 
 
+class WelcomeOut(BaseModel):
+    text: str
+    quick_replies: list[dict[str, str]]
+
+
+# The greeting's starter buttons: each sends its label, which the engine understands.
+WELCOME_KEYS = ("welcome.complain", "welcome.status", "welcome.human")
+
+
 def _max_idle(service: Service) -> timedelta:
     return timedelta(days=service.settings.webchat_idle_days)
 
@@ -84,6 +96,19 @@ def widget() -> Response:
     """The widget: one script tag on any page."""
     return Response(static("widget.js"), media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/welcome", responses={200: {"model": WelcomeOut, "description": "the greeting"},
+                                   **errors(422)})
+def welcome(lang: Literal["zh", "en"] = Query("zh", description="the page's language")
+            ) -> JSONResponse:
+    """What the widget shows when a visitor without history opens it: the greeting with the
+    privacy notice, and starter buttons. Not stored: it is no message of the conversation.
+    The texts are the engine's catalogs, so an institution corrects them in one place."""
+    text = catalog.text(lang, "greeting") + "\n" + catalog.text(lang, "privacy")
+    starters = [catalog.text(lang, key) for key in WELCOME_KEYS]
+    return JSONResponse({"text": text,
+                         "quick_replies": [{"label": s, "payload": s} for s in starters]})
 
 
 @router.post("/messages", openapi_extra=json_body(MessageIn.model_json_schema()),
@@ -110,7 +135,8 @@ async def message(request: Request) -> JSONResponse:
         return error(409, exc.detail)
     return JSONResponse({"replies": webchat.reply_payload(list(handled.replies)),
                          "waiting_for": handled.waiting_for,
-                         "duplicate": handled.duplicate})
+                         "duplicate": handled.duplicate,
+                         "masked_text": handled.masked_text})
 
 
 @router.get("/history", responses={200: {"model": HistoryOut, "description": "oldest first"},
@@ -250,7 +276,7 @@ async def _one_message(ws: WebSocket, service: Service, visitor_id: str, data: A
     await service.connections.send_to(visitor_id, ws, {
         "type": "replies", "in_reply_to": client_id,
         "replies": webchat.reply_payload(list(handled.replies)),
-        "waiting_for": handled.waiting_for})
+        "waiting_for": handled.waiting_for, "masked_text": handled.masked_text})
 
 
 class _Closed(Exception):

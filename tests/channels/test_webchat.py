@@ -424,7 +424,8 @@ def test_widget_never_parses_html() -> None:
 
 
 def test_widget_loads_nothing_from_another_origin() -> None:
-    source = WIDGET.read_text(encoding="utf-8")
+    # The SVG namespace is a name the DOM needs, never fetched: the one URL allowed.
+    source = WIDGET.read_text(encoding="utf-8").replace('"http://www.w3.org/2000/svg"', '""')
     assert not re.search(r"https?://", source, re.IGNORECASE)
     assert not re.search(r"(?<![\w\"'])//[a-z0-9.-]+\.[a-z]{2,}", source, re.IGNORECASE)
     assert "import(" not in source and "importScripts" not in source

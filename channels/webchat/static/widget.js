@@ -1,7 +1,8 @@
 /*
  * Complaint web chat widget. Embed with ONE tag:
  *   <script src="/channels/webchat/widget.js" defer data-lang="zh" data-endpoint="..."></script>
- * data-lang: "zh" | "en" (optional; UI language, also sent with each message).
+ * data-lang: "zh" | "en" (optional; UI language, also sent with each message). Without it,
+ *   the page's <html lang> when zh or en (sent as well), else the browser's language.
  * data-endpoint: base URL of the service (optional; defaults to this script's origin).
  *
  * Plain JavaScript, no dependencies. Every piece of text goes in with textContent or
@@ -16,12 +17,17 @@
  *        -> {"messages": [{"direction": "in"|"out", "text", "quick_replies": [...],
  *                          "client_message_id"?, "id"?}]}
  *   POST {base}/channels/webchat/messages
- *        {"visitor_id", "text", "client_message_id", "lang"?} -> {"replies": [...]}
+ *        {"visitor_id", "text", "client_message_id", "lang"?}
+ *        -> {"replies": [...], "masked_text": str|null}
+ *   GET  {base}/channels/webchat/welcome?lang=zh|en -> {"text", "quick_replies": [...]}
+ *        the greeting (not stored) shown to a visitor without history; its starter
+ *        buttons send their label as an ordinary message.
  *   WS   {base}/channels/webchat/ws   (no query)
  *        first frame, browser -> server: {"type": "hello", "visitor_id": V}
  *                     server -> browser: {"type": "ready"}  (only then are messages sent)
  *        browser -> server: {"type": "message", "text", "client_message_id", "lang"?}
- *        server -> browser: {"type": "replies", "in_reply_to": id, "replies": [...]}
+ *        server -> browser: {"type": "replies", "in_reply_to": id, "replies": [...],
+ *                            "masked_text": str|null}
  *                           {"type": "message", "replies": [...], "id"?}
  *                           {"type": "error", "in_reply_to": id, "detail", "retry"?}
  *        "retry": true means the store was unavailable: the message is sent again later.
@@ -30,6 +36,8 @@
  *   4401. The widget then makes a new id and starts afresh (the old conversation is not
  *   shown), sending its unacknowledged messages again under the new id.
  * client_message_id is unique per visitor; a resent one gets the same answer.
+ * masked_text: the customer's message as stored when an ID or card number in it was masked;
+ *   it replaces the customer's own bubble so the full number does not stay on screen.
  * "in" is the customer's side, "out" the service's (the server's point of view).
  */
 (() => {
@@ -49,11 +57,16 @@
   const base = new URL(endpointAttr || scriptUrl.origin, location.href);
   const baseHref = base.href.replace(/\/+$/, "");
   const langAttr = script && script.dataset.lang;
-  const explicitLang = langAttr === "zh" || langAttr === "en" ? langAttr : null;
+  const pageLang = (document.documentElement.lang || "").toLowerCase().slice(0, 2);
+  // The page's language speaks for the visitor too (its greeting's starters are in it);
+  // the browser's language only picks the UI.
+  const explicitLang = langAttr === "zh" || langAttr === "en" ? langAttr
+    : pageLang === "zh" || pageLang === "en" ? pageLang : null;
   const lang = explicitLang ||
     ((navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en");
 
-  const MAX_TEXT = 4000;
+  const MAX_TEXT = 4000;            // characters: the server's limit (channels/webchat/parse.py)
+  const WARN_TEXT = MAX_TEXT - 500; // from here a counter shows under the conversation
   const ACK_TIMEOUT_MS = 8000;      // a socket message not answered by then goes by POST
   const POST_RETRIES = 4;           // automatic POST attempts before "failed, retry"
   const MAX_RENEWALS = 3;           // new visitor ids one message may cause (expiry)
@@ -66,7 +79,7 @@
       open: "打开在线投诉",
       close: "关闭",
       input: "输入您的问题",
-      placeholder: "请描述您遇到的问题…（Enter 发送，Shift+Enter 换行）",
+      placeholder: "请描述您遇到的问题",
       send: "发送",
       sending: "发送中…",
       failed: "发送失败，重试",
@@ -75,13 +88,16 @@
       log: "对话记录",
       quick: "快捷回复",
       unread: "条新消息",
+      count: (n) => `${n} / ${MAX_TEXT} 字`,
+      tooLong: (n) => `消息最长 ${MAX_TEXT} 字，当前 ${n} 字，请删减 ${n - MAX_TEXT} 字后再发送` +
+        "（内容较多可分几条发送）。",
     },
     en: {
       title: "在线投诉 / Complaints",
       open: "Open the complaints chat",
       close: "Close",
       input: "Type your message",
-      placeholder: "Describe your problem… (Enter to send, Shift+Enter for a new line)",
+      placeholder: "Describe your problem",
       send: "Send",
       sending: "Sending…",
       failed: "Failed — retry",
@@ -90,6 +106,9 @@
       log: "Conversation",
       quick: "Quick replies",
       unread: "new messages",
+      count: (n) => `${n} / ${MAX_TEXT} characters`,
+      tooLong: (n) => `A message can be at most ${MAX_TEXT} characters; this one has ${n}. ` +
+        `Please remove ${n - MAX_TEXT} before sending (or send it in several parts).`,
     },
   }[lang];
 
@@ -169,7 +188,9 @@
  -apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;color:#1f2933}
 .cw-root *{box-sizing:border-box}
 .cw-launcher{width:60px;height:60px;border-radius:50%;border:0;background:#b3202a;color:#fff;
- cursor:pointer;box-shadow:0 6px 18px rgba(0,0,0,.25);font-size:26px;position:relative}
+ cursor:pointer;box-shadow:0 6px 18px rgba(0,0,0,.25);position:relative;display:grid;
+ place-items:center;padding:0}
+.cw-launcher svg{width:30px;height:30px;display:block}
 .cw-launcher:focus-visible,.cw-root button:focus-visible,.cw-input:focus-visible{
  outline:3px solid #f5b400;outline-offset:2px}
 .cw-badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;
@@ -182,7 +203,7 @@
 .cw-header{background:#b3202a;color:#fff;padding:12px 14px;display:flex;align-items:center;
  justify-content:space-between;font-weight:600;font-size:15px;margin:0}
 .cw-close{background:transparent;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;
- padding:2px 6px;border-radius:4px}
+ padding:2px 6px;border-radius:4px;font-family:inherit}
 .cw-status{background:#fff4d6;color:#6b4e00;font-size:12px;padding:4px 12px}
 .cw-status[hidden]{display:none}
 .cw-log{flex:1;overflow-y:auto;padding:12px;background:#f6f7f9;display:flex;
@@ -192,6 +213,7 @@
 .cw-msg[data-direction=out]{align-self:flex-start;align-items:flex-start}
 .cw-bubble{padding:8px 11px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere;
  word-break:break-word}
+.cw-nowrap{white-space:nowrap}
 .cw-msg[data-direction=in] .cw-bubble{background:#b3202a;color:#fff;border-bottom-right-radius:4px}
 .cw-msg[data-direction=out] .cw-bubble{background:#fff;border:1px solid #e1e4e8;
  border-bottom-left-radius:4px}
@@ -208,6 +230,26 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
 .cw-send{border:0;border-radius:8px;background:#b3202a;color:#fff;padding:0 16px;font:inherit;
  cursor:pointer}
 .cw-send:disabled{background:#c9ced6;cursor:default}
+.cw-limit{font-size:12px;color:#6b7280;padding:4px 12px 0;background:#fff;
+ border-top:1px solid #e1e4e8}
+.cw-limit[hidden]{display:none}
+.cw-limit.cw-over{color:#b3202a;font-weight:600}
+.cw-limit:not([hidden])+.cw-form{border-top:0}
+.cw-input[aria-invalid=true]{border-color:#b3202a}
+/* Phones: the open panel takes the whole screen (the launcher would cover the send button),
+   touch targets of at least 44px, and a 16px input so mobile browsers do not zoom in. */
+@media (max-width:480px),(max-height:500px){
+ .cw-root{right:16px;bottom:16px}
+ .cw-panel{position:fixed;top:0;right:0;bottom:0;left:0;width:auto;height:auto;border-radius:0}
+ .cw-root.cw-open .cw-launcher{display:none}
+ .cw-form{padding-bottom:calc(10px + env(safe-area-inset-bottom,0px))}
+}
+@media (max-width:480px),(max-height:500px),(pointer:coarse){
+ .cw-close{min-width:44px;min-height:44px}
+ .cw-quick button,.cw-send,button.cw-msg-status{min-height:44px}
+ .cw-send{min-width:60px}
+ .cw-input{font-size:16px;min-height:44px}
+}
 .cw-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);
  white-space:nowrap}
 `;
@@ -223,6 +265,27 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     return node;
   }
 
+  // The launcher's icon, drawn inline: an emoji shows as an empty box without a font for it.
+  // The SVG namespace is a name, never fetched.
+  const NS = "http://www.w3.org/2000/svg";
+  function chatIcon() {
+    const svg = document.createElementNS(NS, "svg");
+    for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", "aria-hidden": "true",
+      focusable: "false", "data-testid": "chat-icon" })) svg.setAttribute(k, v);
+    const bubble = document.createElementNS(NS, "path");
+    bubble.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2h-9l-5 4v-4H4a2 2 0 0 " +
+      "1-2-2V5a2 2 0 0 1 2-2z");
+    bubble.setAttribute("fill", "currentColor");
+    svg.appendChild(bubble);
+    for (const cx of [8, 12, 16]) {
+      const dot = document.createElementNS(NS, "circle");
+      for (const [k, v] of Object.entries({ cx: String(cx), cy: "10.5", r: "1.4",
+        fill: "#b3202a" })) dot.setAttribute(k, v);
+      svg.appendChild(dot);
+    }
+    return svg;
+  }
+
   const style = el("style", {}, css);
   const root = el("div", { class: "cw-root", "data-testid": "chat-widget" });
   root.setAttribute("lang", lang === "zh" ? "zh-CN" : "en");
@@ -232,7 +295,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     class: "cw-launcher", type: "button", "data-testid": "chat-launcher",
     "aria-label": T.open, "aria-expanded": "false", "aria-controls": panelId,
   });
-  launcher.appendChild(el("span", { "aria-hidden": "true" }, "💬"));
+  launcher.appendChild(chatIcon());
   const badge = el("span", { class: "cw-badge", "data-testid": "chat-unread" });
   badge.hidden = true;
   launcher.appendChild(badge);
@@ -258,15 +321,19 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   const form = el("form", { class: "cw-form", "data-testid": "chat-form" });
   const inputId = panelId + "-input";
   const label = el("label", { class: "cw-sr", for: inputId }, T.input);
+  const limitId = panelId + "-limit";
+  // No maxlength: it would cut a pasted text silently. The counter says what is too long.
+  const limit = el("div", { class: "cw-limit", id: limitId, "data-testid": "chat-limit" });
+  limit.hidden = true;
   const input = el("textarea", {
-    class: "cw-input", id: inputId, rows: "1", maxlength: String(MAX_TEXT),
-    placeholder: T.placeholder, "aria-label": T.input, "data-testid": "chat-input",
+    class: "cw-input", id: inputId, rows: "1", placeholder: T.placeholder,
+    "aria-label": T.input, "aria-describedby": limitId, "data-testid": "chat-input",
   });
   const sendBtn = el("button", {
     class: "cw-send", type: "submit", "aria-label": T.send, "data-testid": "chat-send",
   }, T.send);
   form.append(label, input, sendBtn);
-  panel.append(header, status, log, form);
+  panel.append(header, status, log, limit, form);
   root.append(panel, launcher);
 
   // ---- rendering ----------------------------------------------------------------------
@@ -283,20 +350,42 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     for (const group of log.querySelectorAll(".cw-quick")) group.remove();
   }
 
-  function renderMessage(direction, text, quickReplies) {
-    const node = el("div", { class: "cw-msg", "data-testid": "chat-message",
-      "data-direction": direction });
-    node.appendChild(el("div", { class: "cw-bubble" }, String(text)));
+  // Case numbers (TS20261204-0001) and dates (2026-12-19) must not break across lines.
+  const UNBREAKABLE = /\b[A-Z]{2}\d{8}-\d{4,}\b|\b\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2})?\b/g;
+
+  // The bubble's text as text nodes, those tokens in no-wrap spans: never parsed as HTML.
+  function fillText(bubble, text) {
+    while (bubble.firstChild) bubble.removeChild(bubble.firstChild);
+    const value = String(text);
+    let at = 0;
+    for (const m of value.matchAll(UNBREAKABLE)) {
+      if (m.index > at) bubble.appendChild(document.createTextNode(value.slice(at, m.index)));
+      bubble.appendChild(el("span", { class: "cw-nowrap" }, m[0]));
+      at = m.index + m[0].length;
+    }
+    if (at < value.length) bubble.appendChild(document.createTextNode(value.slice(at)));
+  }
+
+  // `greeting`: the welcome (not a stored message, so not a "chat-message"); its starter
+  // buttons send their label.
+  function renderMessage(direction, text, quickReplies, greeting) {
+    const node = el("div", { class: "cw-msg", "data-direction": direction,
+      "data-testid": greeting ? "chat-greeting" : "chat-message" });
+    const bubble = el("div", { class: "cw-bubble" });
+    fillText(bubble, text);
+    node.appendChild(bubble);
     if (direction === "out" && Array.isArray(quickReplies) && quickReplies.length) {
       const group = el("div", { class: "cw-quick", role: "group", "aria-label": T.quick });
       for (const q of quickReplies) {
         if (!q || typeof q.payload !== "string") continue;
         const labelText = typeof q.label === "string" && q.label ? q.label : q.payload;
-        const btn = el("button", { type: "button", "data-testid": "quick-reply",
+        const btn = el("button", { type: "button",
+          "data-testid": greeting ? "chat-starter" : "quick-reply",
           "data-payload": q.payload }, labelText);
         btn.addEventListener("click", () => {
           for (const b of group.querySelectorAll("button")) b.disabled = true;
-          submit(q.payload, labelText);
+          if (greeting) submit(labelText);
+          else submit(q.payload, labelText);
         });
         group.appendChild(btn);
       }
@@ -345,8 +434,17 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     clearQuickReplies();
     const node = renderMessage("in", item.label || item.text);
     node.dataset.clientMessageId = item.id;
-    bubbles.set(item.id, { node, statusNode: null });
+    bubbles.set(item.id, { node, statusNode: null, labelled: Boolean(item.label) });
     setBubbleState(item, "sending");
+  }
+
+  // The server stored the message with an ID or card number masked: show it that way, so
+  // the full number does not stay on screen (a quick reply's label is left as it is).
+  function showMasked(id, masked) {
+    const b = bubbles.get(id);
+    if (!b || b.labelled || typeof masked !== "string" || !masked) return;
+    const bubble = b.node.querySelector(".cw-bubble");
+    if (bubble) fillText(bubble, masked);
   }
 
   // ---- sending ------------------------------------------------------------------------
@@ -358,9 +456,10 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     return pending.find((m) => m.id === id);
   }
 
-  function acknowledge(id, replies) {
+  function acknowledge(id, replies, masked) {
     if (answered.has(id)) return;      // a late or duplicate answer (retry, dedup)
     answered.add(id);
+    showMasked(id, masked);
     const item = findPending(id);
     if (item) {
       clearTimeout(item.timer);
@@ -432,7 +531,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
       });
       if (res.ok) {
         const data = await res.json().catch(() => ({}));
-        acknowledge(item.id, data && data.replies);
+        acknowledge(item.id, data && data.replies, data && data.masked_text);
         return;
       }
       if (res.status === 401) {
@@ -463,10 +562,18 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     retryLater(item);
   }
 
+  // Characters as the server counts them (code points of the trimmed text).
+  function lengthOf(text) {
+    const clean = String(text).trim();
+    return clean.length <= WARN_TEXT ? clean.length : Array.from(clean).length;
+  }
+
   function submit(text, shownLabel) {
     const clean = String(text).trim();
     if (!clean) return false;
-    const item = { id: randomId(), text: clean.slice(0, MAX_TEXT) };
+    // Never cut silently: the counter under the log says what is too long.
+    if (lengthOf(clean) > MAX_TEXT) return false;
+    const item = { id: randomId(), text: clean };
     if (shownLabel && shownLabel !== clean) item.label = shownLabel;
     pending.push(item);
     savePending();
@@ -492,7 +599,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   function handleFrame(frame) {
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "replies" && typeof frame.in_reply_to === "string") {
-      acknowledge(frame.in_reply_to, frame.replies);
+      acknowledge(frame.in_reply_to, frame.replies, frame.masked_text);
     } else if (frame.type === "message") {
       if (typeof frame.id === "string") {
         if (seenIds.has(frame.id)) return;
@@ -638,8 +745,10 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     const known = new Set();
     let lastOut = -1;
     messages.forEach((m, i) => { if (m && m.direction === "out") lastOut = i; });
+    let shown = 0;
     messages.forEach((m, i) => {
       if (!m || typeof m.text !== "string") return;
+      shown += 1;
       if (typeof m.client_message_id === "string") known.add(m.client_message_id);
       if (typeof m.id === "string" || typeof m.id === "number") seenIds.add(String(m.id));
       const direction = m.direction === "in" ? "in" : "out";
@@ -661,7 +770,41 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
       renderPending(item);
       if (!item.inflight) setBubbleState(item, item.attempts >= POST_RETRIES ? "failed" : "sending");
     }
+    // Nothing said yet: greet instead of an empty panel.
+    if (!shown && !pending.length) showGreeting();
     scrollDown();
+  }
+
+  // ---- the greeting -------------------------------------------------------------------
+  // Its texts are the engine's (GET /welcome), fetched once per page; shown only while the
+  // conversation is empty, and never stored: history replaces it once there is any.
+  let welcome = null;
+  let welcomeAsked = false;
+
+  function showGreeting() {
+    if (welcome) {
+      if (!log.querySelector(".cw-msg")) {
+        renderMessage("out", welcome.text, welcome.quick_replies, true);
+      }
+      return;
+    }
+    if (welcomeAsked) return;
+    welcomeAsked = true;
+    loadWelcome().then(() => {
+      // Only if the customer has not started meanwhile (nor history arrived).
+      if (welcome && started && !log.querySelector(".cw-msg")) showGreeting();
+    });
+  }
+
+  async function loadWelcome() {
+    try {
+      const res = await fetch(url("/channels/webchat/welcome?lang=" + lang));
+      if (res.ok) {
+        const data = await res.json();
+        if (data && typeof data.text === "string") welcome = data;
+      }
+    } catch (_) { /* offline: the panel stays empty, as before */ }
+    if (!welcome) welcomeAsked = false;     // asked again next time the log is rendered empty
   }
 
   async function loadHistory(refresh) {
@@ -705,6 +848,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
 
   function openPanel() {
     panel.hidden = false;
+    root.classList.add("cw-open");   // on a phone the full-screen panel hides the launcher
     launcher.setAttribute("aria-expanded", "true");
     unread = 0;
     badge.hidden = true;
@@ -716,6 +860,7 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
 
   function closePanel() {
     panel.hidden = true;
+    root.classList.remove("cw-open");
     launcher.setAttribute("aria-expanded", "false");
     launcher.focus();
   }
@@ -730,11 +875,31 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
   });
 
   function sendInput() {
-    if (submit(input.value)) {
-      input.value = "";
-      autosize();
+    if (checkLength()) {
+      if (submit(input.value)) {
+        input.value = "";
+        autosize();
+        checkLength();
+      }
     }
     input.focus();
+  }
+
+  // Near the limit a counter; over it, what the limit is, and the send button is disabled
+  // (the text stays in the box for the customer to shorten). False when too long.
+  function checkLength() {
+    const n = lengthOf(input.value);
+    const over = n > MAX_TEXT;
+    limit.hidden = n < WARN_TEXT;
+    limit.classList.toggle("cw-over", over);
+    limit.textContent = over ? T.tooLong(n) : n >= WARN_TEXT ? T.count(n) : "";
+    // Announced while too long (not every keystroke of the counter before that).
+    if (over) limit.setAttribute("aria-live", "polite");
+    else limit.removeAttribute("aria-live");
+    sendBtn.disabled = over;
+    if (over) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    return !over;
   }
 
   form.addEventListener("submit", (e) => {
@@ -752,7 +917,10 @@ button.cw-msg-status{color:#b3202a;text-decoration:underline;cursor:pointer}
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
   }
-  input.addEventListener("input", autosize);
+  input.addEventListener("input", () => {
+    autosize();
+    checkLength();
+  });
 
   window.addEventListener("online", () => {
     if (started) flushPending();
