@@ -135,6 +135,64 @@ def score(dialogues: Iterable[dict[str, Any]], engine: Engine | None = None) -> 
     }
 
 
+def score_extracts(items: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """`intake extract --score`: (line, extracted fields) pairs scored against each line's
+    `expect`; `"urgent": true|false` is scored as recall and false-urgent rate."""
+    fields: dict[str, dict[str, int]] = {}
+    failures: list[dict[str, Any]] = []
+    urgent = {"positives": 0, "negatives": 0, "caught": 0, "false": 0}
+    for item, got in items:
+        for name, expected in (item.get("expect") or {}).items():
+            if name == "urgent":
+                filed = got.get("priority") == "urgent"
+                urgent["positives" if expected else "negatives"] += 1
+                urgent["caught"] += bool(expected and filed)
+                urgent["false"] += bool(not expected and filed)
+                if bool(expected) != filed:
+                    failures.append({"id": item.get("id"), "field": "urgent",
+                                     "expected": bool(expected), "got": filed,
+                                     "text": item.get("text")})
+                continue
+            tally = fields.setdefault(name, {"right": 0, "scored": 0})
+            tally["scored"] += 1
+            if _same(name, expected, got.get(name)):
+                tally["right"] += 1
+            else:
+                failures.append({"id": item.get("id"), "field": name, "expected": expected,
+                                 "got": got.get(name), "text": item.get("text")})
+    positives, negatives = urgent["positives"], urgent["negatives"]
+    return {
+        "fields": fields,
+        "urgent": {
+            "recall": round(urgent["caught"] / positives, 4) if positives else None,
+            "false_rate": round(urgent["false"] / negatives, 4) if negatives else None,
+            "positives": positives,
+            "negatives": negatives,
+        },
+        "failures": failures,
+    }
+
+
+def format_extract_score(report: dict[str, Any], failures: int = 20) -> str:
+    out = []
+    for name, tally in report["fields"].items():
+        pct = 100 * tally["right"] / tally["scored"] if tally["scored"] else 0.0
+        out.append(f"{name:15} {tally['right']:4d}/{tally['scored']:<4d} {pct:6.1f}%")
+    u = report["urgent"]
+    if u["positives"] or u["negatives"]:
+        recall = "-" if u["recall"] is None else f"{u['recall']:.3f}"
+        false = "-" if u["false_rate"] is None else f"{u['false_rate']:.3f}"
+        out.append(f"urgent          recall {recall} of {u['positives']}   "
+                   f"false-urgent rate {false} of {u['negatives']}")
+    shown = report["failures"][:failures]
+    if shown:
+        out.append(f"failures (first {len(shown)} of {len(report['failures'])}):")
+        for f in shown:
+            out.append(f"  {f['id']}: {f['field']} expected {f['expected']!r}, got "
+                       f"{f['got']!r}: {f.get('text')!r}")
+    return "\n".join(out)
+
+
 def _same(name: str, expected: Any, got: Any) -> bool:
     if name == "amount":
         try:

@@ -10,7 +10,12 @@ Decisions taken where the brief leaves room (documented here and in the data fil
   count. So a customer who says they will *not* sue is not escalating; "不是本人操作" and
   "charges I never made" are vocabulary entries of their own and are urgent.
 * "冻结" is urgent when it happens to the customer's money ("账户被冻结", "my account is
-  frozen"); a request to freeze a card ("请冻结卡片") is not by itself an urgent trigger.
+  frozen"), and a customer asking to freeze or block their card ("请冻结卡片", "please block
+  my card") fears payments on it: urgent too (workflow.urgency's freeze_request rule).
+* General rules (workflow/urgency.py, data/urgency.toml) catch urgency said without the
+  trigger words: a payment the customer did not make, a card or phone lost, someone else
+  using the card. A trigger asked about in a conditional ("if my card is stolen, can I ...",
+  "如果QQ号被盗了怎么办") is a question, not an incident.
 * Bare "骗" is not a scam trigger ("你们骗人说保本" is mis-selling, a product complaint);
   "被骗", "诈骗", "骗子", "冒充", "安全账户" are.
 * Vulnerable by age means 60 or older (the PRC elderly-rights law's threshold). "Elderly" or
@@ -39,6 +44,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from workflow import urgency
 from workflow.text import fold
 
 __all__ = [
@@ -656,19 +662,33 @@ def is_suggestion(text: str) -> bool:
 
 
 def is_urgent(text: str) -> bool:
-    """Does the text name an urgent matter (a trigger of ``priority.urgent``, not negated)?"""
+    """Does the text name an urgent matter (a trigger of ``priority.urgent``, not negated,
+    not asked about hypothetically, or one of the general rules of workflow.urgency)?"""
     if not isinstance(text, str) or not text.strip():
         return False
-    return bool(_any_hits("priority.urgent", _prep(text)))
+    return bool(_urgent_reasons(text, _prep(text)))
+
+
+def _urgent_reasons(text: str, t: _Text) -> tuple[str, ...]:
+    """The words that make the text urgent: phrase-list hits reported (not merely asked
+    about), then the general rules' matches."""
+    hits = [h for h in _suppress(_any_hits("priority.urgent", t))
+            if not (t.aligned and urgency.asks_only(
+                text, h.start, loss=h.group == "priority.urgent.lost_card"))]
+    words = list(_words(hits))
+    for trigger in urgency.triggers(text):
+        if not any(trigger.words in w or w in trigger.words for w in words):
+            words.append(trigger.words)
+    return tuple(words)
 
 
 def prioritise(text: str, amount_cny: Decimal | None = None) -> Label:
     """urgent > high > low > normal: the first rule that matches wins; reasons are the triggers."""
     text = text if isinstance(text, str) else ""
     t = _prep(text)
-    urgent = _suppress(_any_hits("priority.urgent", t))
+    urgent = _urgent_reasons(text, t)
     if urgent:
-        return Label("urgent", _words(urgent))
+        return Label("urgent", urgent)
     reasons = list(_words(_suppress(_any_hits("priority.high", t))))
     cfg = _section("priority")
     amount = _to_decimal(amount_cny)

@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
                     'optionally with "now" (an ISO date-time relative dates count from).')
     ex.add_argument("file", type=Path, nargs="?", metavar="FILE",
                     help="JSON lines file to read; standard input when omitted")
+    ex.add_argument("--score", action="store_true",
+                    help='score against each line\'s "expect" ({field: gold}, or '
+                         '{"urgent": true|false} for urgent recall and false-urgent rate) '
+                         "instead of printing the fields")
+    ex.add_argument("--json", action="store_true",
+                    help="with --score: print the report as one JSON object")
 
     sv = sub.add_parser(
         "serve", help="run the service (HTTP app, channels, outbox dispatcher)",
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "extract":
         from bot.cli.evaluate import extract
 
-        return extract(args.file)
+        return extract(args.file, args.score, args.json)
     if args.command == "serve":
         from bot.cli.serve import serve
 

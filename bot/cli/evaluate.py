@@ -27,20 +27,26 @@ def evaluate(path: Path, as_json: bool) -> int:
     return 0
 
 
-def extract(path: Path | None) -> int:
+def extract(path: Path | None, score: bool = False, as_json: bool = False) -> int:
+    from bot.evaluation import format_extract_score, score_extracts
     from workflow.fields import extract_fields
 
     source = open(path, encoding="utf-8") if path else sys.stdin
     status = 0
+    scored: list[tuple[dict, dict]] = []
     try:
         for number, line in enumerate(source, 1):
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise TypeError("each line must be a JSON object")
                 text = item["text"]
                 if not isinstance(text, str):
                     raise TypeError("'text' must be a string")
+                if not isinstance(item.get("expect", {}), dict):
+                    raise TypeError("'expect' must be an object")
                 now = (datetime.fromisoformat(item["now"]) if item.get("now")
                        else datetime.now(CHINA))
             except json.JSONDecodeError:
@@ -54,8 +60,16 @@ def extract(path: Path | None) -> int:
                 status = 1
                 continue
             fields = extract_fields(text, now)
-            print(json.dumps({"id": item.get("id"), **fields}, ensure_ascii=False), flush=False)
+            if score:
+                scored.append((item, fields))
+            else:
+                print(json.dumps({"id": item.get("id"), **fields}, ensure_ascii=False),
+                      flush=False)
     finally:
         if path:
             source.close()
+    if score:
+        report = score_extracts(scored)
+        print(json.dumps(report, ensure_ascii=False) if as_json
+              else format_extract_score(report))
     return status

@@ -303,7 +303,8 @@ PRIORITY_CASES = [
     ("卡没丢，就是想问问年费怎么收", None, "normal"),
     ("没有被盗刷，只是想问一下额度", None, "normal"),
     ("I have not lost my card, I just want to know about the fee", None, "normal"),
-    ("请帮我冻结卡片", None, "normal"),
+    # Issue 14: a customer asking to freeze their card fears payments on it.
+    ("请帮我冻结卡片", None, "urgent"),
     ("建议你们把乱扣的钱退给我", None, "normal"),
     ("建议你们改进一下，多扣了我30块", None, "normal"),
     ("理财到期没有按时兑付", Decimal("49999.99"), "normal"),
