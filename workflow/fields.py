@@ -17,9 +17,11 @@ from .segment import Segmenter, default_segmenter
 from .text import fold
 
 _EN_BRANCH = re.compile(
-    r"\b(?:at|in|from)\s+(?:the\s+|your\s+|our\s+)?"
+    r"(?:\b(?:at|in|from|to|near|visited)\s+(?:the\s+|your\s+|our\s+)?|\b[Tt]he\s+)"
     r"((?:[A-Z][\w'-]*\s+){1,4}(?:sub-branch|branch|outlet|office))\b"
 )
+# One-character place words that end a street or place name ("红旗路", "解放大道", "五一广场").
+_PLACE_ENDS = frozenset("路街道巷桥村镇区城园湖山门口站")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+$")
 _NUMERALS = "一二三四五六七八九十两几每各某"
 _SUBSTANTIVE_CJK = 6
@@ -114,8 +116,13 @@ def _place_before(run: str, segmenter: Segmenter | None, stop: tuple[str, ...]) 
     kept: list[str] = []
     for tok in reversed(tokens):
         # "三趟网点" counts visits, it does not name a branch.
-        if tok in stop or len(tok) < 2 or len(kept) >= 2 or tok[0] in _NUMERALS:
+        if tok in stop or len(kept) >= 2 or tok[0] in _NUMERALS:
             break
+        if len(tok) < 2:
+            if kept or tok not in _PLACE_ENDS:
+                break
+            kept.insert(0, tok)  # "路" of "红旗路": part of the name, not one of its words
+            continue
         kept.insert(0, tok)
     name = "".join(kept)
     return name or None

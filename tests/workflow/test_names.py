@@ -197,3 +197,16 @@ def test_strip_spelling() -> None:
     assert strip_spelling("Lena Kraft, K-R-A-F-T", "Lena Kraft") == "Lena Kraft"
     said = "Lena Kraft. My card was swallowed by the ATM."
     assert strip_spelling(said, "Lena Kraft") == said
+
+
+@pytest.mark.parametrize(("answer", "name"), [
+    ("我叫李俊", "李俊"), ("白雪", "白雪"), ("我是白雪", "白雪"), ("高明", "高明"), ("夏天", "夏天")])
+def test_asked_for_the_name_a_surname_and_given_name_is_the_name_even_if_a_word(answer, name):
+    # Outside an answer "白雪" is snow; as the answer to "您怎么称呼" it is the name.
+    match = parse_name_answer(answer)
+    assert match is not None and match.name == name
+
+
+@pytest.mark.parametrize("answer", ["周末", "好的", "不知道", "转人工", "没有", "投诉", "白说了"])
+def test_short_replies_that_are_no_name_stay_no_name(answer):
+    assert parse_name_answer(answer) is None

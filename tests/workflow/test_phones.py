@@ -149,3 +149,21 @@ _digitish = st.text(alphabet="0123456789０１２３４５６７８９ -+()元�
 def test_digit_heavy_text(text: str) -> None:
     for match in find_phones(text):
         assert text[match.start : match.end] == match.text
+
+
+@pytest.mark.parametrize(("text", "e164"), [
+    ("186 1234 5678，不对，写错了，是 186 1234 5679", "+8618612345679"),
+    ("手机号13912345678不对，应该是13912345670", "+8613912345670"),
+    ("my number is 13912345678, sorry, I mean 13912345679", "+8613912345679"),
+    # Two numbers without a correction: the first, as before.
+    ("我的手机13912345678，我老婆的13812345678", "+8613912345678"),
+])
+def test_a_number_corrected_in_the_same_message_ends_on_the_correction(text, e164):
+    assert extract_phone(text).e164 == e164
+
+
+@pytest.mark.parametrize("text", ["我的电话是一三九一二三四五六七八", "手机幺三九一二三四五六七八"])
+def test_a_number_read_out_in_chinese_digits_is_a_phone(text):
+    match = extract_phone(text)
+    assert match is not None and match.e164 == "+8613912345678"
+    assert match.text == text[match.start:match.end]  # the customer's own characters

@@ -440,6 +440,12 @@ def _zh_answer(folded: str, start: int, end: int) -> tuple[int, int] | None:
     span = _zh_name_at(folded[:end], start)
     if span is not None and (span[1] == end or folded[span[1] : end] in _TITLES):
         return span  # "张伟" or "张伟先生" (the name without the title)
+    # Asked for the name, a surname and a one- or two-character given name is the name even
+    # where the characters also make a common word ("白雪", "李俊", "高明", "夏天").
+    surname = _surname_len(body)
+    if surname and 1 <= len(body) - surname <= 2 and body not in _NOT_NAMES \
+            and not _WEEKDAY.match(body) and not _STOP_SMALL.intersection(body[surname:]):
+        return start, end
     if len(body) > 5:
         return None
     # An unlisted surname ("仉伟"): a short run without function characters that is neither

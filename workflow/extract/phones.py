@@ -67,6 +67,13 @@ _FROM_AFTER = re.compile(
 )
 _NOT_BEFORE = re.compile(r"(?:不是|并非|而不是|旧|以前的|之前的|not|old|former)\s*[:=]?\s*$")
 _MY_BEFORE = re.compile(r"我的|本人|新的|新号|my|new", re.IGNORECASE)
+# Between two numbers: the customer corrects the first ("186…，不对，写错了，是 186…").
+_CORRECTED = re.compile(r"写错|打错|说错|不对|错了|更正|应该是|改成|改为|其实是|\bsorry\b|"
+                        r"\bi mean\b|\bi meant\b|\bcorrection\b|\bactually\b|\btypo\b|"
+                        r"\bwrong\b", re.IGNORECASE)
+# A number read out in Chinese digits ("一三九一二三四五六七八"; 幺 is how 1 is read aloud).
+_CN_DIGITS = str.maketrans("零〇幺一二三四五六七八九", "001123456789")
+_CN_DIGIT_RUN = re.compile(r"[零〇幺一二三四五六七八九]{7,}")
 _SERVICE_TYPES = frozenset(
     {
         PhoneNumberType.TOLL_FREE,
@@ -215,7 +222,7 @@ def find_phones(text: str, default_region: str = "CN") -> list[PhoneMatch]:
     if not isinstance(text, str) or not text:
         return []
     region = default_region if isinstance(default_region, str) else "CN"
-    folded = fold(text)
+    folded = _CN_DIGIT_RUN.sub(lambda m: m.group(0).translate(_CN_DIGITS), fold(text))
     secrets = find_sensitive(text)
     results: list[PhoneMatch] = []
     for run in _RUN.finditer(folded):
@@ -282,7 +289,8 @@ def extract_phone(text: str) -> PhoneMatch | None:
 
     Prefers a number introduced by a phone cue ("手机", "电话", "my number", "call me"), and
     passes over numbers the customer says they were called from, numbers they say are not
-    theirs ("不是138…") and service numbers (400/800). Ties go to the first number.
+    theirs ("不是138…") and service numbers (400/800). A number the customer corrects ("186…，
+    不对，是 186…") gives way to the correction. Ties go to the first number.
     """
     phones = find_phones(text)
     if not phones:
@@ -290,8 +298,12 @@ def extract_phone(text: str) -> PhoneMatch | None:
     folded = fold(text)
     best: PhoneMatch | None = None
     best_score = -1
+    previous = None
     for match in phones:
         score = _score(folded, match, "CN")
+        if previous is not None and _CORRECTED.search(folded, previous.end, match.start):
+            score += 6  # the corrected number replaces the one before it
+        previous = match
         if score > best_score:
             best, best_score = match, score
     return best if best_score >= 0 else None
