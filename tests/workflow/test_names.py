@@ -200,7 +200,8 @@ def test_strip_spelling() -> None:
 
 
 @pytest.mark.parametrize(("answer", "name"), [
-    ("我叫李俊", "李俊"), ("白雪", "白雪"), ("我是白雪", "白雪"), ("高明", "高明"), ("夏天", "夏天")])
+    ("我叫李俊", "李俊"), ("白雪", "白雪"), ("我是白雪", "白雪"), ("高明", "高明"),
+    ("夏天", "夏天")])
 def test_asked_for_the_name_a_surname_and_given_name_is_the_name_even_if_a_word(answer, name):
     # Outside an answer "白雪" is snow; as the answer to "您怎么称呼" it is the name.
     match = parse_name_answer(answer)
