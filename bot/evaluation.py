@@ -25,11 +25,13 @@ from workflow.model import (
     HandoffQueued,
     HandoffRequested,
     Step,
+    asked_slots,
 )
 
 MAX_TURNS = 40
 DONT_KNOW = {"zh": "不知道", "en": "I don't know"}
 CONFIRM = {"zh": "确认", "en": "yes"}
+JOIN = {"zh": "，", "en": ", "}
 # A plain form: the opening, one question per required slot, then the confirmation.
 FORM_TURNS = 1 + len(REQUIRED) + 1
 SCORED = ("name", "phone", "business", "incident_time", "amount", "currency", "category",
@@ -72,10 +74,14 @@ def simulate(engine: Engine, dialogue: dict[str, Any]) -> DialogueResult:
             transcript.extend(("bot", r.text) for r in step.replies)
         state = step.state
         waiting = step.waiting_for
+        parts = [answers[s] for s in asked_slots(waiting) if s in answers]
         if waiting == WAIT_CONFIRM:
             message = CONFIRM.get(lang, "yes")
         elif waiting in answers:
             message = answers[waiting]
+        elif len(asked_slots(waiting)) > 1 and parts:
+            # Several slots asked at once: their answers in one message, in the order named.
+            message = JOIN.get(lang, ", ").join(parts)
         else:
             if waiting is None or waiting not in (*REQUIRED, "amount", "branch"):
                 unmapped += 1

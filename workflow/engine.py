@@ -40,8 +40,10 @@ from .extract.sensitive import find_sensitive, redact
 from .fields import Extraction, amount_in_cny, extract
 from .model import (
     ASK_ORDER,
+    QUESTIONS,
     REQUIRED,
     WAIT_CONFIRM,
+    WAIT_NAME_PHONE,
     Cancelled,
     CaseFiled,
     Event,
@@ -60,6 +62,7 @@ from .model import (
     State,
     StatusResult,
     Step,
+    asked_slots,
 )
 from .segment import Segmenter, default_segmenter
 from .text import detect_language, fold, has_cjk
@@ -395,6 +398,9 @@ class Engine:
             self._advance(turn)
             return
         ex = extract(text, turn.now, self.segmenter)
+        if target == WAIT_NAME_PHONE:
+            self._name_and_phone(turn, text, ex)
+            return
         if target in ASK_ORDER and st.turn > 1 and not cues.is_dont_know(text):
             # "sorry, the amount was 450 not 540" while asked for something else: a
             # correction, never the answer to the question asked, which is asked again.
@@ -442,6 +448,47 @@ class Engine:
                 # Nothing in the message fits: say what was wrong and ask again.
                 turn.ask(self._reprompt(st, target, error, text))
                 return
+        self._advance(turn)
+
+    def _name_and_phone(self, turn: _Turn, text: str, ex: Extraction) -> None:
+        """The answer to "your name and phone?": either or both ("张伟，139…", "Emma Clarke
+        +44 7700 900123"); what is still missing is then asked on its own."""
+        st = turn.state
+        if cues.is_dont_know(text):
+            self._give_up(st, "name")
+            self._advance(turn)
+            return
+        if st.turn > 1:
+            fixed = self._side_correction(turn, text, skip=WAIT_NAME_PHONE)
+            if fixed:
+                self._acknowledge(turn, fixed)
+                turn.ask(self._question(st, WAIT_NAME_PHONE))
+                return
+        phone = ex.phone
+        rest = text
+        if phone is not None:
+            st.slots["phone"] = Slot(value=phone.e164, text=phone.text)
+            rest = (text[:phone.start] + " " + text[phone.end:]).strip(" ，,、;；。.")
+        # "David Wong, my mobile is 139…": the name is one of the pieces the customer set apart.
+        name = next((n for piece in _PIECES.split(rest) if piece.strip()
+                     and (n := _name_answer(piece.strip()))), None) if rest else None
+        name = name or (_name_answer(rest) if rest else None)
+        if name is None and ex.name is not None:
+            name = ex.name.name
+        if name:
+            st.slots["name"] = Slot(value=name, text=rest)
+        before = set(st.slots)
+        self._fill(st, ex, text, skip="name", now=turn.now)
+        if phone is None and not name:
+            if ex.substantive and not (set(st.slots) - before):
+                st.description.append(text)  # more of their account, not an answer
+                self._advance(turn)
+                return
+            # Neither: ask for the name on its own, as before the joint question.
+            turn.misunderstood = not ex.substantive
+            st.waiting_for = "name"
+            turn.ask(self._reprompt(st, "name", "name", text))
+            return
         self._advance(turn)
 
     # ---- slots ---------------------------------------------------------------------------
@@ -576,7 +623,7 @@ class Engine:
             return changed
         ex = extract(rest, turn.now, self.segmenter)
         for slot in named:
-            if slot == skip:
+            if slot in asked_slots(skip):
                 continue
             new = self._corrected_value(slot, rest, ex, turn.now)
             old = st.slots.get(slot)
@@ -702,6 +749,8 @@ class Engine:
                     and st.asked.get(slot, 0) < 1):
                 return slot
             if current is None:
+                if slot == "name" and "phone" not in st.slots and not st.asked.get("name"):
+                    return WAIT_NAME_PHONE
                 return slot
         return None
 
@@ -710,7 +759,7 @@ class Engine:
         st = turn.state
         if st.stage == "confirming":
             turn.ask(self._summary(st))
-        elif st.stage == "collecting" and st.waiting_for in ASK_ORDER:
+        elif st.stage == "collecting" and st.waiting_for in QUESTIONS:
             turn.ask(self._question(st, st.waiting_for))
         elif st.stage == "collecting" and not quiet_when_idle:
             self._advance(turn)
@@ -719,6 +768,8 @@ class Engine:
 
     def _question(self, st: State, slot: str) -> Reply:
         lang = st.lang
+        if slot == WAIT_NAME_PHONE:
+            return Reply(catalog.text(lang, "ask.name_phone"))
         if slot == "amount":
             current = st.slots.get("amount")
             if current is not None and current.status == "approximate":
@@ -893,6 +944,7 @@ _NEGATED = re.compile(
 _AFTER = re.compile(
     r"(?:应该是|其实是|改成|改为|更正为|叫|是|为|\bis\b|\bwas\b|\bto\b|should be)\s*", re.I)
 
+_PIECES = re.compile(r"[，,;；、\n]+")
 _ARTICLE = re.compile(r"^(?:the|your|our)\s+", re.I)
 
 

@@ -34,6 +34,15 @@ SLOTS: tuple[str, ...] = (*ASK_ORDER, "branch")
 
 Stage = Literal["collecting", "confirming", "filing", "filed"]
 WAIT_CONFIRM = "confirm"
+# Name and phone asked in one question, as a person would ("请留下您的姓名和手机号码"): the
+# waiting_for value names each slot asked, joined by "+", in the order the answer gives them.
+WAIT_NAME_PHONE = "name+phone"
+QUESTIONS: tuple[str, ...] = (*ASK_ORDER, WAIT_NAME_PHONE)
+
+
+def asked_slots(waiting_for: str | None) -> tuple[str, ...]:
+    """The slots a question waits for ("name+phone" -> ("name", "phone"))."""
+    return tuple(waiting_for.split("+")) if waiting_for else ()
 
 
 @dataclass(frozen=True)

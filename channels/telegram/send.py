@@ -74,7 +74,7 @@ def keyboard(replies: Sequence[QuickReply],
     quick replies, a button that shares the user's own number (Telegram vouches for it, so
     it links their channels); None otherwise."""
     if not replies:
-        if asks == "phone":
+        if asks is not None and "phone" in asks.split("+"):
             return ReplyKeyboardMarkup([[KeyboardButton(SHARE_PHONE, request_contact=True)]],
                                        one_time_keyboard=True, resize_keyboard=True)
         return None

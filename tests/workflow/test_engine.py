@@ -7,12 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from workflow import catalog
 from workflow.engine import Engine, build_case
 from workflow.fields import is_substantive
 from workflow.model import (
     ASK_ORDER,
+    QUESTIONS,
     SCHEMA_VERSION,
     WAIT_CONFIRM,
+    WAIT_NAME_PHONE,
     Cancelled,
     CaseFiled,
     FileCase,
@@ -94,7 +97,7 @@ def test_waiting_for_is_always_known(engine):
         "要求道歉",
     ]:
         step = engine.step(state, message, NOW)
-        assert step.waiting_for in (*ASK_ORDER, WAIT_CONFIRM)
+        assert step.waiting_for in (*QUESTIONS, WAIT_CONFIRM)
         state = step.state
     assert step.waiting_for == WAIT_CONFIRM
 
@@ -256,8 +259,8 @@ def test_suggestion_needs_no_resolution_question(engine):
 
 def test_answering_another_question_is_not_an_error(engine):
     step = talk(engine, "我要投诉！", "柜员态度很差，让我等了两个小时")
-    assert step.waiting_for == "name"
-    # Asked for the name, the customer sends the phone: it is kept, and the name asked again.
+    assert step.waiting_for == WAIT_NAME_PHONE  # "请留下您的姓名和手机号码"
+    # Asked for both, the customer sends the phone: it is kept, and the name asked alone.
     other = engine.step(step.state, "15011112222", NOW)
     assert other.state.value("phone") == "+8615011112222"
     assert other.waiting_for == "name"
@@ -391,9 +394,9 @@ def test_short_texts_are_an_account_only_when_urgent(text, substantive):
 def test_a_short_urgent_message_instead_of_the_name_joins_the_account(engine, opening, message):
     # Not a name, but no failed answer either: the urgent news is kept and the name asked again.
     step = talk(engine, opening)
-    assert step.waiting_for == "name"
+    assert step.waiting_for == WAIT_NAME_PHONE
     step = engine.step(step.state, message, NOW)
-    assert step.waiting_for == "name"
+    assert step.waiting_for == WAIT_NAME_PHONE
     assert step.state.description[-1] == message
     assert build_case(step.state)["priority"] == "urgent"
 
@@ -418,3 +421,38 @@ def test_a_status_query_not_linked_here_asks_for_the_phone_on_the_case(engine):
     assert other.state.lookup is None and not any(
         isinstance(e, LookupStatus) for e in other.events)
     assert "昨天在南山支行ATM取款，卡被吞了，钱也没出来" in other.state.description
+
+
+@pytest.mark.parametrize(("lang", "opening", "answer", "name", "phone"), [
+    ("zh", "昨天在南山支行ATM取款被多扣了540元，请退钱", "张伟，13912345678", "张伟",
+     "+8613912345678"),
+    ("zh", "昨天在南山支行ATM取款被多扣了540元，请退钱", "我叫李娜 手机139 2222 3333", "李娜",
+     "+8613922223333"),
+    ("en", "Yesterday your ATM charged me 540 yuan twice, please refund it",
+     "David Wong, my mobile is 139 2222 3333", "David Wong", "+8613922223333"),
+    ("en", "Yesterday your ATM charged me 540 yuan twice, please refund it",
+     "Emma Clarke +44 7700 900123", "Emma Clarke", "+447700900123"),
+])
+def test_name_and_phone_are_asked_together_and_answered_in_one(engine, lang, opening, answer,
+                                                                 name, phone):
+    step = talk(engine, opening)
+    assert step.waiting_for == WAIT_NAME_PHONE
+    assert step.replies[-1].text == catalog.text(lang, "ask.name_phone")
+    both = engine.step(step.state, answer, NOW)
+    assert (both.state.value("name"), both.state.value("phone")) == (name, phone)
+    assert both.waiting_for not in ("name", "phone", WAIT_NAME_PHONE)
+
+
+def test_half_an_answer_to_the_joint_question_asks_the_other_half(engine):
+    step = talk(engine, "昨天在南山支行ATM取款被多扣了540元，请退钱")
+    only_name = engine.step(step.state, "张伟", NOW)
+    assert only_name.state.value("name") == "张伟" and only_name.waiting_for == "phone"
+    only_phone = engine.step(step.state, "13912345678", NOW)
+    assert only_phone.state.value("phone") == "+8613912345678"
+    assert only_phone.waiting_for == "name"
+    unknown = engine.step(step.state, "不知道", NOW)
+    assert unknown.waiting_for == "phone" and unknown.state.slots["name"].status == "unknown"
+    # Neither a name nor a number: the name is asked on its own, with an example.
+    neither = engine.step(step.state, "啊？", NOW)
+    assert neither.waiting_for == "name"
+    assert neither.replies[-1].text == catalog.text("zh", "reprompt.name")

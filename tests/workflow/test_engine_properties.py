@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from workflow.engine import Engine
 from workflow.model import (
-    ASK_ORDER,
+    QUESTIONS,
     WAIT_CONFIRM,
     CaseFiled,
     FileCase,
@@ -91,6 +91,6 @@ def test_any_input_in_any_state_gets_a_reply_and_a_valid_state(index, messages):
         state, replies = _settle(step)
         assert replies, (message, state)
         assert all(isinstance(r.text, str) and r.text for r in replies)
-        assert state.waiting_for in (*ASK_ORDER, WAIT_CONFIRM, None)
+        assert state.waiting_for in (*QUESTIONS, WAIT_CONFIRM, None)
         data = json.loads(json.dumps(state.to_dict()))
         assert State.from_dict(data) == state
