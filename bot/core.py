@@ -14,7 +14,7 @@ from .dispatcher import Dispatcher
 from .live import Bulletin
 from .metrics import Metrics
 from .pipeline import Pipeline
-from .settings import Settings
+from .settings import Settings, load_institution
 from .store.db import make_engine, make_sessionmaker, migrate
 
 
@@ -35,7 +35,7 @@ def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> 
                      timeout=settings.db_timeout_seconds)
     migrate(db)
     sessions = make_sessionmaker(db)
-    engine = Engine()
+    engine = Engine(institution=load_institution(settings))  # a wrong file stops start-up
     engine.warm_up()
     metrics = Metrics()
     bulletin = Bulletin(db, sessions)

@@ -126,7 +126,8 @@ class HotlineIntake:
         started = (transcript.started_at or file_time).astimezone(zone)
         reading = read_call([(t.speaker, t.text) for t in transcript.turns], started,
                             caller=transcript.caller, lang=transcript.language,
-                            segmenter=self.engine.segmenter)
+                            segmenter=self.engine.segmenter,
+                            institution=self.engine.institution)
         draft = dict(reading.case)
         now = datetime.now(UTC)
         with self.sessions.begin() as session:

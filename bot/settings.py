@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflow.institution import Institution, InstitutionError, parse_institution
 
 
 class Settings(BaseSettings):
@@ -87,6 +90,9 @@ class Settings(BaseSettings):
     vault_key: SecretStr | None = Field(
         None, description="key of the ID-card and card numbers kept encrypted for a lead to "
         "reveal: base64 of 32 bytes (AES-256-GCM); unset = a key file, see vault_key_file")
+    products_file: str | None = Field(
+        None, description="a TOML file of the institution's product and branch names "
+        "(workflow/data/products.example.toml shows the shape); unset = none")
     vault_key_file: str | None = Field(
         None, description="where the generated vault key is kept (mode 0600) when "
         "INTAKE_VAULT_KEY is unset: unset = beside the SQLite database (intake.db -> "
@@ -140,3 +146,22 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+class ProductsFileError(ValueError):
+    """INTAKE_PRODUCTS_FILE cannot be read or is wrong; the message names the line."""
+
+
+def load_institution(settings: Settings) -> Institution | None:
+    """The institution's vocabulary from INTAKE_PRODUCTS_FILE (None when unset)."""
+    path = settings.products_file
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProductsFileError(f"INTAKE_PRODUCTS_FILE {path}: cannot be read: {exc}") from None
+    try:
+        return parse_institution(text)
+    except InstitutionError as exc:
+        raise ProductsFileError(f"INTAKE_PRODUCTS_FILE {path}: {exc}") from None

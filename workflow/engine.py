@@ -37,7 +37,8 @@ from .extract.amounts import AmountMatch, parse_amount_answer
 from .extract.names import parse_name_answer
 from .extract.phones import find_phones
 from .extract.sensitive import find_sensitive, redact
-from .fields import Extraction, amount_in_cny, extract
+from .fields import Extraction, amount_in_cny, extract, with_product_hint
+from .institution import Institution
 from .model import (
     ASK_ORDER,
     QUESTIONS,
@@ -105,8 +106,11 @@ class _Turn:
 class Engine:
     """The conversation engine. Holds only read-only resources (the segmenter)."""
 
-    def __init__(self, segmenter: Segmenter | None = None) -> None:
+    def __init__(self, segmenter: Segmenter | None = None,
+                 institution: Institution | None = None) -> None:
         self.segmenter = segmenter or default_segmenter()
+        # The institution's own product and branch names (INTAKE_PRODUCTS_FILE), if any.
+        self.institution = institution
 
     def warm_up(self) -> None:
         """Load dictionaries and vocabularies now rather than on the first message."""
@@ -379,7 +383,7 @@ class Engine:
             self._acknowledge(turn, fixed)
             self._advance(turn)
             return
-        ex = extract(text, turn.now, self.segmenter)
+        ex = extract(text, turn.now, self.segmenter, self.institution)
         changed = self._correct(turn, text, ex, force=True)
         if not changed and ex.substantive:
             st.description.append(text)
@@ -397,7 +401,7 @@ class Engine:
             turn.say("greeting")
             self._advance(turn)
             return
-        ex = extract(text, turn.now, self.segmenter)
+        ex = extract(text, turn.now, self.segmenter, self.institution)
         if target == WAIT_NAME_PHONE:
             self._name_and_phone(turn, text, ex)
             return
@@ -509,6 +513,8 @@ class Engine:
                 return Slot(value=ex.phone.e164, text=ex.phone.text), None
             return None, "phone"
         if slot == "business":
+            if ex.product is not None and ex.business is not None:
+                return Slot(value=ex.business.value, text=text, extra=_business_extra(ex)), None
             label = classify.parse_business_answer(text) or ex.business
             if label:
                 return Slot(
@@ -531,8 +537,7 @@ class Engine:
             found["phone"] = Slot(value=ex.phone.e164, text=ex.phone.text)
         if ex.business:
             found["business"] = Slot(
-                value=ex.business.value, text=text, extra={"reasons": list(ex.business.reasons)}
-            )
+                value=ex.business.value, text=text, extra=_business_extra(ex))
         if ex.date:
             # A future date in passing ("下周一前答复我") is not when it happened.
             slot, _ = _date_slot(ex, now, answer=None)
@@ -621,7 +626,7 @@ class Engine:
         changed: list[str] = []
         if not named:
             return changed
-        ex = extract(rest, turn.now, self.segmenter)
+        ex = extract(rest, turn.now, self.segmenter, self.institution)
         for slot in named:
             if slot in asked_slots(skip):
                 continue
@@ -672,7 +677,7 @@ class Engine:
             found = find_phones(said)
             return bool(found) and found[0].e164 == current.value
         if slot == "incident_time":
-            ex = extract(said, now, self.segmenter)
+            ex = extract(said, now, self.segmenter, self.institution)
             return ex.date is not None and ex.date.date is not None and \
                 ex.date.date.isoformat() == current.value
         return fold(said).strip().lower() == fold(str(current.value)).lower()
@@ -874,7 +879,10 @@ def build_case(st: State) -> dict[str, Any]:
     cny = None
     if amount_value is not None:
         cny = amount_in_cny(AmountMatch(amount_value, currency or "CNY", False, 0, 0, ""))
-    category = classify.classify_category(description, resolution)
+    business_slot = st.slots.get("business")
+    hint = business_slot.extra if business_slot is not None else {}
+    category = with_product_hint(classify.classify_category(description, resolution),
+                                 hint.get("category"), hint.get("product", ""))
     priority = classify.prioritise(everything, cny)
     business = st.value("business")
     incident = st.slots.get("incident_time")
@@ -959,6 +967,16 @@ def _after_cue(text: str) -> str:
     """What follows the last "is / 是 / 改为" of a correction: the new value."""
     parts = _AFTER.split(text)
     return parts[-1].strip(" ，,。.!！") if len(parts) > 1 else ""
+
+
+def _business_extra(ex: Extraction) -> dict[str, Any]:
+    """The reasons behind a business line, and the institution's product that named it."""
+    extra: dict[str, Any] = {"reasons": list(ex.business.reasons) if ex.business else []}
+    if ex.product is not None:
+        extra["product"] = ex.product.name
+        if ex.product.category:
+            extra["category"] = ex.product.category
+    return extra
 
 
 def _awaits_outcome(events: list[Event]) -> bool:

@@ -13,6 +13,7 @@ from .extract.amounts import AmountMatch, extract_amount
 from .extract.dates import DateMatch, extract_date
 from .extract.names import NameMatch, extract_name
 from .extract.phones import PhoneMatch, extract_phone
+from .institution import Institution, Product
 from .segment import Segmenter, default_segmenter
 from .text import fold
 
@@ -47,6 +48,7 @@ class Extraction:
     amount: AmountMatch | None = None
     date: DateMatch | None = None
     business: classify.Label | None = None
+    product: Product | None = None  # one of the institution's own products, when named
     branch: str | None = None
     resolution: str | None = None
     suggestion: bool = False
@@ -54,8 +56,10 @@ class Extraction:
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
-def extract(text: str, now: datetime, segmenter: Segmenter | None = None) -> Extraction:
-    """All fields `text` holds on its own, with the spans they came from."""
+def extract(text: str, now: datetime, segmenter: Segmenter | None = None,
+            institution: Institution | None = None) -> Extraction:
+    """All fields `text` holds on its own, with the spans they came from. The institution's
+    own product and branch names (workflow.institution) win over the general rules."""
     ex = Extraction()
     ex.name = extract_name(text)
     ex.phone = extract_phone(text)
@@ -63,6 +67,15 @@ def extract(text: str, now: datetime, segmenter: Segmenter | None = None) -> Ext
     ex.date = extract_date(text, now)
     ex.business = classify.classify_business(text)
     ex.branch = extract_branch(text, segmenter)
+    if institution is not None:
+        named = institution.product_in(text)
+        if named is not None:
+            product, words = named
+            ex.business = classify.Label(product.business, (words,))
+            ex.product = product
+        place = institution.branch_in(text)
+        if place is not None:
+            ex.branch = place[0].name
     ex.resolution = classify.extract_resolution(text)
     ex.suggestion = classify.is_suggestion(text)
     ex.spans = [(m.start, m.end) for m in (ex.name, ex.phone, ex.amount, ex.date) if m is not None]
@@ -135,11 +148,14 @@ def amount_in_cny(amount: AmountMatch | None) -> Decimal | None:
     return amount.value * rate if rate is not None else amount.value
 
 
-def extract_fields(text: str, now: datetime) -> dict[str, Any]:
+def extract_fields(text: str, now: datetime,
+                   institution: Institution | None = None) -> dict[str, Any]:
     """The fields of `intake extract`: what the engine takes from this text alone."""
-    ex = extract(text, now)
+    ex = extract(text, now, institution=institution)
     cny = amount_in_cny(ex.amount)
-    category = classify.classify_category(text, ex.resolution or "")
+    category = with_product_hint(classify.classify_category(text, ex.resolution or ""),
+                                 ex.product.category if ex.product else None,
+                                 ex.product.name if ex.product else "")
     priority = classify.prioritise(text, cny)
     return {
         "name": ex.name.name if ex.name else None,
@@ -158,3 +174,12 @@ def extract_fields(text: str, now: datetime) -> dict[str, Any]:
 
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def with_product_hint(category: classify.Category, product_category: str | None,
+                      product_name: str = "") -> classify.Category:
+    """A product's usual category when nothing in the text says otherwise."""
+    if product_category is None or category.reasons:
+        return category
+    return classify.Category(product_category, category.secondary,
+                             {product_category: (product_name,)})

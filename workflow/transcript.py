@@ -44,6 +44,7 @@ from .extract.names import parse_name_answer, strip_spelling
 from .extract.phones import find_phones
 from .extract.sensitive import find_sensitive, redact
 from .fields import is_substantive
+from .institution import Institution
 from .model import ASK_ORDER, Hints, Slot, State
 from .numerals import read_out_numbers
 from .segment import Segmenter
@@ -590,6 +591,7 @@ def read_call(
     caller: str | None = None,
     lang: str | None = None,
     segmenter: Segmenter | None = None,
+    institution: Institution | None = None,
 ) -> CallReading:
     """Read a transcribed call into a case, without a dialogue.
 
@@ -609,7 +611,7 @@ def read_call(
     tag = lang.split("-")[0].split("_")[0].strip().lower() if isinstance(lang, str) else None
     call_lang = tag if tag in catalog.LANGUAGES else _call_language(heard)
     reader = _Reader(
-        engine=_CallEngine(segmenter),
+        engine=_CallEngine(segmenter, institution),
         now=now,
         lang=call_lang,
         state=State(lang=call_lang, channel=CHANNEL),

@@ -29,9 +29,19 @@ def evaluate(path: Path, as_json: bool) -> int:
 
 def extract(path: Path | None, score: bool = False, as_json: bool = False) -> int:
     from bot.evaluation import format_extract_score, score_extracts
+    from bot.settings import Settings, load_institution
     from workflow.fields import extract_fields
 
-    source = open(path, encoding="utf-8") if path else sys.stdin
+    try:  # the institution's own product and branch names, when INTAKE_PRODUCTS_FILE is set
+        institution = load_institution(Settings())
+    except ValueError as exc:
+        print(f"intake extract: {exc}", file=sys.stderr)
+        return 2
+    try:
+        source = open(path, encoding="utf-8") if path else sys.stdin
+    except OSError as exc:
+        print(f"intake extract: {exc}", file=sys.stderr)
+        return 2
     status = 0
     scored: list[tuple[dict, dict]] = []
     try:
@@ -59,7 +69,7 @@ def extract(path: Path | None, score: bool = False, as_json: bool = False) -> in
                 print(f"intake extract: line {number}: {exc}", file=sys.stderr)
                 status = 1
                 continue
-            fields = extract_fields(text, now)
+            fields = extract_fields(text, now, institution)
             if score:
                 scored.append((item, fields))
             else:

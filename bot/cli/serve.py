@@ -9,10 +9,14 @@ def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from bot.logs import configure_logging, uvicorn_log_config
-    from bot.settings import Settings
+    from bot.settings import ProductsFileError, Settings, load_institution
 
     try:
         settings = Settings()
+        load_institution(settings)  # checked before the workers start: one clear message
+    except ProductsFileError as exc:
+        print(f"intake serve: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"intake serve: bad configuration: {exc}", file=sys.stderr)
         return 2
