@@ -29,7 +29,7 @@ from channels.hotline import (
 from workflow.deadlines import due_date
 from workflow.engine import Engine
 from workflow.extract.phones import find_phones
-from workflow.transcript import masked_turn, read_call
+from workflow.transcript import masked_turns, read_call
 
 from .cases import assignment
 from .metrics import Metrics
@@ -157,8 +157,9 @@ class HotlineIntake:
                 case_id=case.id, caller=(transcript.caller or "")[:32] or None,
                 agent_id=transcript.agent_id, language=reading.lang, format=transcript.format,
                 source=source[:500], started_at=transcript.started_at,
-                turns=[{"speaker": t.speaker, "text": masked_turn(t.text), "start": t.start,
-                        "end": t.end} for t in transcript.turns],
+                turns=[{"speaker": t.speaker, "text": text, "start": t.start, "end": t.end}
+                       for t, text in zip(transcript.turns, masked_turns(
+                           [(t.speaker, t.text) for t in transcript.turns]), strict=True)],
                 imported_at=now))
             return ImportResult(source, "filed", case.number, priority=case.priority,
                                 missing=tuple(case.missing or ()), call_key=key)

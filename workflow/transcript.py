@@ -584,6 +584,55 @@ def masked_turn(text: str) -> str:
     return redact(text, found) if found else text
 
 
+_TAIL_DIGITS = re.compile(r"\d[\d \-]*$")
+_HEAD_DIGITS = re.compile(r"^\s*\d[\d \-]*")
+
+
+def masked_turns(turns: Sequence[tuple[str, str]]) -> list[str]:
+    """Every turn as kept with the case (`masked_turn`), and a card or ID number read out
+    across two turns ("6222 0212 3456" / "7890 123", after "您的卡号是多少") masked in both."""
+    texts = [text for _, text in turns]
+    out = [masked_turn(text) for text in texts]
+    for i in range(len(texts) - 1):
+        tail = _TAIL_DIGITS.search(texts[i])
+        head = _HEAD_DIGITS.match(texts[i + 1])
+        if tail is None or head is None:
+            continue
+        # The turn before says what the number is ("卡号是多少？"): read it with the two halves.
+        context = (texts[i - 1] if i > 0 else "")[-40:]
+        prefix = context + "\n" + texts[i][:tail.start()]
+        joined = prefix + tail.group(0) + " " + head.group(0)
+        split = len(prefix) + len(tail.group(0))  # where the second turn's digits begin
+        for span in find_sensitive(joined):
+            if not span.start < split < span.end or span.start < len(prefix):
+                continue
+            first = joined[span.start:split]
+            second = joined[split + 1:span.end]
+            digits = sum(c.isdigit() for c in first + second)
+            keep = 4 if digits > 8 else 0  # the last four stay, as `redact` leaves them
+            hidden_first, left = _star(first, digits - keep)
+            hidden_second, _ = _star(second, left)
+            out[i] = out[i][:len(out[i]) - len(first)] + hidden_first \
+                if out[i].endswith(first) else out[i]
+            if out[i + 1].startswith(second.lstrip()):
+                lead = len(texts[i + 1]) - len(texts[i + 1].lstrip())
+                out[i + 1] = out[i + 1][:lead] + hidden_second.lstrip() + \
+                    out[i + 1][lead + len(second.lstrip()):]
+    return out
+
+
+def _star(piece: str, count: int) -> tuple[str, int]:
+    """`piece` with its first `count` digits starred; the starring still to do."""
+    chars = list(piece)
+    for k, c in enumerate(chars):
+        if count <= 0:
+            break
+        if c.isdigit():
+            chars[k] = "*"
+            count -= 1
+    return "".join(chars), count
+
+
 def read_call(
     turns: Sequence[tuple[str, str]],
     now: datetime,

@@ -17,7 +17,7 @@ from workflow.extract.names import parse_name_answer
 from workflow.extract.sensitive import find_sensitive, redact
 from workflow.model import State
 from workflow.numerals import read_out_numbers
-from workflow.transcript import CallReading, read_call
+from workflow.transcript import CallReading, masked_turns, read_call
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=CST)  # a Saturday
@@ -919,3 +919,16 @@ def test_a_question_asking_for_the_name_is_no_read_back_of_one() -> None:
     unnamed = read_call([*asked, (C, "Yes that is right")], NOW)
     assert unnamed.case["name"] is None and "name" not in unnamed.confirmed
     assert "name" in unnamed.case["missing"]
+
+
+def test_a_card_number_read_out_across_two_turns_is_masked_in_both() -> None:
+    call = [(A, "请问您的卡号是多少？"), (C, "6222 0212 3456"), (C, "7890 123"), (A, "好的"),
+            (C, "我的卡昨天被盗刷了5000元")]
+    kept = masked_turns(call)
+    assert kept[1] == "**** **** ****" and kept[2] == "***0 123"
+    # Only the last four digits stay.
+    assert "".join(c for c in "".join(kept[1:3]) if c.isdigit()) == "0123"
+    assert kept[4] == "我的卡昨天被盗刷了5000元"
+    # Two amounts in a row are no card.
+    assert masked_turns([(A, "金额多少"), (C, "2000"), (C, "3000块")]) == ["金额多少", "2000",
+                                                                          "3000块"]
