@@ -163,7 +163,8 @@ class Engine:
                 self._prompt(turn)
                 return turn.result()
         if not clean.strip():
-            turn.say("empty")
+            if not hints.verified_phone:  # a shared contact says something: its number
+                turn.say("empty")
             self._prompt(turn)
             return turn.result()
         if st.lookup is not None:
@@ -764,6 +765,8 @@ class Engine:
         st = turn.state
         if st.stage == "confirming":
             turn.ask(self._summary(st))
+        elif st.waiting_for == WAIT_NAME_PHONE and ("name" in st.slots or "phone" in st.slots):
+            self._advance(turn)  # half answered meanwhile (a shared contact): ask the rest
         elif st.stage == "collecting" and st.waiting_for in QUESTIONS:
             turn.ask(self._question(st, st.waiting_for))
         elif st.stage == "collecting" and not quiet_when_idle:

@@ -456,3 +456,14 @@ def test_half_an_answer_to_the_joint_question_asks_the_other_half(engine):
     neither = engine.step(step.state, "啊？", NOW)
     assert neither.waiting_for == "name"
     assert neither.replies[-1].text == catalog.text("zh", "reprompt.name")
+
+
+def test_a_shared_contact_answers_the_phone_half_of_the_joint_question(engine):
+    step = talk(engine, "昨天信用卡被多扣了年费三百元，请退还")
+    assert step.waiting_for == WAIT_NAME_PHONE
+    from workflow.model import Hints
+
+    shared = engine.step(step.state, "", NOW, Hints(verified_phone="+8613912345678"))
+    assert shared.state.value("phone") == "+8613912345678"
+    assert shared.waiting_for == "name"
+    assert [r.text for r in shared.replies] == ["请问您怎么称呼？"]
