@@ -492,3 +492,14 @@ _JUST_AFTER_MIDNIGHT = _LATE.replace(hour=0, minute=30)
 def test_hours_and_minutes_ago_count_back_from_the_clock(text, late, early):
     assert extract_date(text, _LATE).date.isoformat() == late
     assert extract_date(text, _JUST_AFTER_MIDNIGHT).date.isoformat() == early
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("昨天发现前天被扣了两笔年费", D(2026, 11, 26)),
+    ("今天才发现上周五转错账了", D(2026, 11, 20)),
+    ("Yesterday I noticed two charges from Monday", D(2026, 11, 23)),
+    # Only the discovery is dated: it is the best there is.
+    ("昨天发现卡被盗刷了", D(2026, 11, 27)),
+])
+def test_when_the_customer_found_out_gives_way_to_when_it_happened(text, expected) -> None:
+    assert resolved(text) == expected

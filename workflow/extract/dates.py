@@ -242,6 +242,12 @@ _UNTIL_BEFORE = re.compile(
     r"(?:到|至|直到|截至|截止|一直到|until|till|til|up\s+to|as\s+of|through)\s*$", re.IGNORECASE
 )
 _UNTIL_AFTER = re.compile(r"^\s*为止")
+# When the customer found out, not when it happened ("昨天发现前天被扣了", "yesterday I noticed
+# a charge from Monday"): like an end point, another date in the message comes first.
+_FOUND_AFTER = re.compile(
+    r"^\s*(?:才|我|又|就|我才|我就)?(?:发现|看到|查到|察觉|注意到|知道)"
+    r"|^\s*,?\s*(?:i\s+|we\s+)?(?:noticed|found|realised|realized|discovered|saw)\b",
+    re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -878,6 +884,7 @@ def _scan(text: str, now: datetime.datetime) -> list[tuple[DateMatch, bool]]:
         until = bool(
             _UNTIL_BEFORE.search(folded[max(0, start - 8) : start])
             or _UNTIL_AFTER.match(folded[end : end + 4])
+            or _FOUND_AFTER.match(folded[end : end + 16])
         )
         out.append((match, until))
     return out
