@@ -467,3 +467,17 @@ def test_a_shared_contact_answers_the_phone_half_of_the_joint_question(engine):
     assert shared.state.value("phone") == "+8613912345678"
     assert shared.waiting_for == "name"
     assert [r.text for r in shared.replies] == ["请问您怎么称呼？"]
+
+
+@pytest.mark.parametrize(("opening", "resolution"), [
+    ("我的信用卡账单有一笔不认识的消费，我是张伟，手机13912345678，昨天发现的，请核查",
+     "请核查"),
+    ("The ATM swallowed my card and the withdrawal still went through. I'm Emma Clarke, "
+     "13912345678, yesterday, I want it back", "I want it back"),
+])
+def test_a_disputed_transaction_asks_the_amount_and_keeps_the_request(engine, opening,
+                                                                      resolution):
+    # No "元" or "money" said, but a payment is disputed: how much is worth asking.
+    step = engine.step(None, opening, NOW)
+    assert step.state.value("resolution") == resolution
+    assert "amount" in (step.state.waiting_for, *step.state.asked)
