@@ -853,3 +853,17 @@ def test_the_police_is_an_escalation_only_as_an_act() -> None:
     assert prioritise("租房合同在公安局备案过了，你们还是不认").value == "normal"
     assert prioritise("If you do not refund me I will call the police").value == "high"
     assert prioritise("再不退钱我就报警").value == "high"
+
+
+@pytest.mark.parametrize(("text", "business"), [
+    # The product the grievance is about, not a side word: insurance sold with a loan.
+    ("My mortgage escrow account was charged for homeowners insurance twice", "loan"),
+    ("我房贷捆绑的保险被多扣了保费", "loan"),
+    ("my car loan insurance premium went up", "loan"),
+    ("I made a payment on my credit card and it was not credited", "credit_card"),
+    # A loan said in passing does not take over an insurance complaint.
+    ("我有房贷，车险理赔被拒了", "insurance"),
+    ("I have a car loan and my car insurance claim was rejected", "insurance"),
+])
+def test_business_line_from_the_product_not_a_side_word(text, business):
+    assert classify_business(text).value == business
