@@ -34,6 +34,7 @@ import phonenumbers
 
 from . import catalog, classify, cues, feedback
 from .extract.amounts import AmountMatch, parse_amount_answer
+from .extract.dates import extract_date
 from .extract.names import parse_name_answer
 from .extract.phones import find_phones
 from .extract.sensitive import find_sensitive, redact
@@ -617,9 +618,8 @@ class Engine:
         """
         st = turn.state
         negated, rest = _split_negated(text)
-        named = [s for s in cues.correction_targets(text) if s in st.slots]
-        if not cues.is_correction(text):
-            named = []
+        named = [s for s in cues.correction_targets(text) if s in st.slots] \
+            if cues.is_correction(text) else []
         for slot in ("amount", "phone", "incident_time", "name"):
             if slot not in named and slot in st.slots and any(
                     self._same_value(slot, st.slots[slot], n, turn.now) for n in negated):
@@ -678,9 +678,8 @@ class Engine:
             found = find_phones(said)
             return bool(found) and found[0].e164 == current.value
         if slot == "incident_time":
-            ex = extract(said, now, self.segmenter, self.institution)
-            return ex.date is not None and ex.date.date is not None and \
-                ex.date.date.isoformat() == current.value
+            m = extract_date(said, now)
+            return m is not None and m.date is not None and m.date.isoformat() == current.value
         return fold(said).strip().lower() == fold(str(current.value)).lower()
 
     def _acknowledge(self, turn: _Turn, fixed: list[str]) -> None:
@@ -961,9 +960,8 @@ _ARTICLE = re.compile(r"^(?:the|your|our)\s+", re.I)
 
 def _split_negated(text: str) -> tuple[list[str], str]:
     """The negated values of a correction, and the text without them."""
-    negated = [m.group(1) for m in _NEGATED.finditer(fold(text))]
-    rest = _NEGATED.sub(" ", fold(text))
-    return negated, rest
+    folded = fold(text)
+    return [m.group(1) for m in _NEGATED.finditer(folded)], _NEGATED.sub(" ", folded)
 
 
 def _after_cue(text: str) -> str:

@@ -124,7 +124,7 @@ def _triggers(folded: str) -> tuple[Trigger, ...]:
             # another sentence of the same message.
             if any(_has(everything, lang, c) for c in rule.unless):
                 continue
-            hit = _match_clauses(rule, words, lang)
+            hit = _first_match(rule, words, lang)
             if hit is None:
                 continue
             start, end = hit
@@ -222,7 +222,7 @@ def _conditional_start(words: list[tuple[str, str]], lang: _Lang) -> int | None:
     return None
 
 
-def _match_clauses(rule: _Rule, words: list[tuple[str, str]], lang: _Lang
+def _first_match(rule: _Rule, words: list[tuple[str, str]], lang: _Lang
                    ) -> tuple[int, int] | None:
     """The first match of the rule's sequence starting at any word: (first, last) index."""
     for start in range(len(words)):
