@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     telegram_max_per_second: float = Field(
         30.0, gt=0, le=1000, description="messages per second to all chats together "
         "(Telegram allows about 30; paid broadcasts up to 1000)")
+    telegram_per_chat_per_second: float = Field(
+        1.0, gt=0, le=1000, description="messages per second to one chat (Telegram allows "
+        "about 1, short bursts of 3 pass); a local Bot API server allows more")
 
     wechat_token: SecretStr | None = Field(
         None, description="the Official Account's server Token; set = the WeChat channel is on")

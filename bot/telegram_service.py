@@ -23,6 +23,7 @@ from channels.telegram import (
     parse_update,
 )
 from channels.telegram.files import file_base_url
+from channels.telegram.ratelimit import PER_CHAT_BURST
 
 from .dispatcher import Dispatcher
 from .pipeline import Pipeline
@@ -50,8 +51,11 @@ class TelegramChannel:
         self.pipeline = pipeline
         self.dispatcher = dispatcher
         self.bot = make_bot(settings)
-        limiter = RateLimiter(global_rate=settings.telegram_max_per_second,
-                              global_burst=max(1, int(settings.telegram_max_per_second)))
+        limiter = RateLimiter(
+            per_chat_rate=settings.telegram_per_chat_per_second,
+            per_chat_burst=max(PER_CHAT_BURST, int(settings.telegram_per_chat_per_second)),
+            global_rate=settings.telegram_max_per_second,
+            global_burst=max(1, int(settings.telegram_max_per_second)))
         self.sender = TelegramSender(self.bot, limiter)
         self.memory = memory
         self._poller: asyncio.Task[None] | None = None
