@@ -1,9 +1,9 @@
-"""What the load benchmarks `bench.e2e` and `bench.telegram` share.
+"""What the load benchmarks `bench.e2e`, `bench.telegram` and `bench.memory` share.
 
 A raw HTTP/1.1 keep-alive client, the client's counters and their merging, the load client
 processes (spawned, released together, joined at the end), server child processes with a
-readiness check, CPU accounting of processes and of the machine, latency percentiles, and
-reading the dev set's dialogues.
+readiness check, CPU accounting of processes, of process trees and of the machine, resident
+memory of a process, latency percentiles, and reading the dev set's dialogues.
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def checked_dialogues(parser: argparse.ArgumentParser,
     if not dialogues:
         parser.error(f"{args.dialogues}: no dialogues")
     return dialogues
+
+
+def webchat_body(visitor: str, text: str, message_id: str, lang: str | None) -> bytes:
+    """The JSON body of one web chat message (POST /channels/webchat/messages)."""
+    return json.dumps({"visitor_id": visitor, "text": text, "client_message_id": message_id,
+                       "lang": lang}, ensure_ascii=False).encode()
 
 
 def confirm_word(lang: str | None) -> str:
@@ -247,6 +253,56 @@ def proc_cpu(pid: int) -> float:
         return 0.0
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first); None when the
+    process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process descended from it alive now, found by walking /proc for
+    parent ids (a uvicorn supervisor's workers, for one)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, ()))
+    return tree
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` and all its descendants so far: each
+    live process's own time plus that of the children it has reaped, so the sum keeps
+    growing when a child ends between two samples."""
+    total = 0
+    for member in process_tree(pid):
+        fields = _stat_fields(member)
+        if fields is not None:
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / CLK_TCK
+
+
+def proc_memory_kb(pid: int, key: str = "VmRSS") -> int:
+    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM...) in kB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def machine_busy() -> tuple[float, float]:
@@ -461,6 +517,14 @@ class Server:
 
     def cpu(self) -> float:
         return proc_cpu(self.proc.pid) if self.proc else 0.0
+
+    def tree_cpu(self) -> float:
+        """CPU seconds of the server and all its child processes (a supervisor's workers)."""
+        return tree_cpu(self.proc.pid) if self.proc else 0.0
+
+    def processes(self) -> list[int]:
+        """The server's process and its descendants alive now."""
+        return process_tree(self.proc.pid) if self.proc else []
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -1,17 +1,26 @@
 """Telegram benchmark: the service's webhook against a plain python-telegram-bot form bot.
 
-    python -m bench.telegram [--customers 50] [--seconds 20] [--targets service,form]
+    python -m bench.telegram [--customers 50] [--seconds 20] [--json]
+        [--targets service,service-capacity,form]
 
 One fake Bot API (`bench/fake_bot_api.py`: the tests' `FakeTelegram` in its own process, on
 uvloop) receives every target's sends and pushes each recorded sendMessage over a WebSocket to
-the load client. Then, for each target, a server is started as its own process on a free port
-and stopped at the end:
+the load client. Then, for each target in turn, a server is started as its own process on a
+free port and stopped at the end:
 
 * service: `intake serve` (`python -m bot.cli serve`) on a fresh SQLite file, in Telegram
-  webhook mode (`POST /channels/telegram/webhook` with the secret header);
+  webhook mode (`POST /channels/telegram/webhook` with the secret header), paced as Telegram
+  requires (INTAKE_TELEGRAM_MAX_PER_SECOND=30, INTAKE_TELEGRAM_PER_CHAT_PER_SECOND=1): its
+  messages/s cannot exceed 30 by design, so this shows latency under Telegram's limits;
+* service-capacity: the same with the pacing lifted (both settings at their maximum, 1000),
+  to measure what the service itself can do;
 * form: `bench/form_bot.py`, a PTB `ConversationHandler` form on PTB's own webhook server,
-  with PTB's defaults (one update at a time, no send pacing);
+  with PTB's defaults (one update at a time, no send pacing) and its state in memory (PTB's
+  `PicklePersistence` writes it to a file only every 60 s);
 * form-paced (not in the default list): the same with PTB's `AIORateLimiter`.
+
+The default runs all three of service, service-capacity and form (about 3 x (warm-up +
+seconds + a few seconds to start), 80-90 s with the defaults); `--targets` picks others.
 
 N closed-loop customers (asyncio, raw HTTP/1.1 keep-alive, one connection each) each post an
 Update as Telegram would (the fake's `text_update(..., push=False)` builds it; one chat per
@@ -25,8 +34,21 @@ A reply turn ends at the first message that asks something, asks for confirmatio
 a case number; latency is from posting the update to the fake recording that message. The
 fake's CPU use and its own handling time of sendMessage, the push feed's delay and the
 client's CPU use are printed so a reader can judge whether the fake or the client was the
-bottleneck. At the end the service's database is checked: one stored inbound message per
-update it accepted, one case per case number the client saw.
+bottleneck; the summary judges it (either above 80% of one core in any target: it may have
+been) and says when the machine's cores were all busy. At the end the service's database is
+checked: one stored inbound message per update it accepted, one case per case number the
+client saw (a count, after the run: it shows a message lost, not one stored late).
+
+The summary's table has one line per target, then the ratios service-capacity / form bot for
+messages/s and complaints/s against the issue's goals (>= 1.5x and >= 5x), met or not.
+
+--json: the human report goes to stderr and stdout holds only one JSON object: `settings`,
+`targets` (per target: `messages_per_s`, `complaints_per_s`, `p50_ms`, `p99_ms`, `errors`,
+`cpu_percent` of one core for `client`, `server`, `fake_bot_api`, the `machine` and the
+`other` busy time, the fake's timings, counts and the store check), `failed_targets`,
+`ratios` (`service-capacity/form`: per figure `value`, `goal`, `met`; null unless both ran),
+`bottleneck` and `ok`. Missing values are null. The exit status is 1 when a target failed to
+run or a store check failed (not when a goal is not met).
 """
 
 from __future__ import annotations
@@ -286,6 +308,38 @@ def _form_ready(port: int, fake: str) -> common.ReadyCheck:
     return check
 
 
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    kind: str  # "service" or "form": which client script and which store check
+    pacing: tuple[tuple[str, str], ...] = ()  # the service's pacing settings (environment)
+    form_args: tuple[str, ...] = ()  # extra arguments of bench/form_bot.py
+
+
+TELEGRAM_LIMITS = (("INTAKE_TELEGRAM_MAX_PER_SECOND", "30"),
+                   ("INTAKE_TELEGRAM_PER_CHAT_PER_SECOND", "1"))
+LIFTED = (("INTAKE_TELEGRAM_MAX_PER_SECOND", "1000"),
+          ("INTAKE_TELEGRAM_PER_CHAT_PER_SECOND", "1000"))
+TARGETS = {
+    "service": Target("service at Telegram's limits (intake serve on SQLite, 1 process, "
+                      "webhook; 30 messages/s overall, 1 per chat)", "service", TELEGRAM_LIMITS),
+    "service-capacity": Target("service, pacing lifted (capacity): the same, 1000 messages/s "
+                               "overall and per chat", "service", LIFTED),
+    "form": Target("form bot, unpaced (PTB ConversationHandler, state in memory with "
+                   "PicklePersistence, run_webhook)", "form"),
+    "form-paced": Target("form bot with PTB's AIORateLimiter", "form",
+                         form_args=("--rate-limit",)),
+}
+DEFAULT_TARGETS = "service,service-capacity,form"
+CAPACITY, BASELINE = "service-capacity", "form"
+GOALS = (("messages_per_s", "messages/s", 1.5), ("complaints_per_s", "complaints/s", 5.0))
+NEAR_FULL_CORE = 80.0  # % of one core above which a single-process client or fake may limit
+MACHINE_BUSY = 0.9  # share of all cores above which the machine counts as saturated
+
+
 # --------------------------------------------------------------------------- one target
 
 
@@ -335,115 +389,219 @@ def _form_cases(path: Path) -> int:
 def run_target(name: str, target_no: int, args: argparse.Namespace,
                dialogues: list[common.Dialogue], workdir: Path, fake: common.Server,
                fake_url: str, fake_port: int, token: str) -> Result:
+    target = TARGETS[name]
     _get_json(f"{fake_url}/bench/reset", "POST")
     port = common.free_port()
     secret = secrets.token_urlsafe(24)
     env = common.child_env()
     api_base = f"{fake_url}/bot"
-    if name == "service":
-        url = f"sqlite:///{workdir / 'intake.db'}"
+    url = f"sqlite:///{workdir / f'{name}.db'}"
+    if target.kind == "service":
+        # Explicit pacing, so that neither the caller's environment nor a .env file changes it.
+        env.update(target.pacing)
         env.update(INTAKE_DATABASE_URL=url, INTAKE_TELEGRAM_TOKEN=token,
                    INTAKE_TELEGRAM_API_BASE=api_base, INTAKE_TELEGRAM_WEBHOOK_SECRET=secret,
                    INTAKE_LOG_LEVEL="WARNING")
         argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
                 "--port", str(port)]
         ready = common.healthz(port)
-        kind = "service"
     else:
-        data = workdir / name
         argv = [sys.executable, "-m", "bench.form_bot", "--port", str(port), "--token", token,
-                "--api-base", api_base, "--secret", secret, "--data", str(data)]
-        if name == "form-paced":
-            argv.append("--rate-limit")
+                "--api-base", api_base, "--secret", secret, "--data", str(workdir / name),
+                *target.form_args]
         ready = _form_ready(port, fake_url)
-        kind = "form"
     server = common.Server(name, argv, env, workdir / f"{name}.log")
     try:
         server.start(ready, args.start_timeout)
-        result = run_load(name, kind, port, target_no, args, dialogues, server, fake, fake_url,
-                          fake_port, token, secret)
+        result = run_load(name, target.kind, port, target_no, args, dialogues, server, fake,
+                          fake_url, fake_port, token, secret)
     finally:
         server.stop()
-    if name == "service":
+    if target.kind == "service":
         result.store_cases, result.db_messages_in = common.count_rows(url)
     else:
         result.store_cases = _form_cases(workdir / name / "cases.db")
     return result
 
 
-# --------------------------------------------------------------------------- report
+# --------------------------------------------------------------------------- figures
 
 
-def _ms(values: list[float], q: float) -> str:
-    return f"{common.percentile(values, q) * 1e3:.2f}" if values else "-"
+def _ms_of(values: list[float], q: float) -> float | None:
+    return common.percentile(values, q) * 1e3 if values else None
 
 
-def report(r: Result) -> bool:
-    """Print one target's figures; False when the store check fails."""
+def _ms_or_none(seconds: float | None) -> float | None:
+    return seconds * 1e3 if seconds is not None else None
+
+
+def figures(r: Result) -> dict[str, Any]:
+    """One target's figures, as printed and as in the JSON (None where there is no value)."""
     s, secs = r.stats, r.seconds
-    print(f"  complaints/s {s.complaints / secs:7.2f}   messages/s {s.messages / secs:8.1f}"
-          f"   p50 {_ms(s.latencies, 0.5)} ms   p99 {_ms(s.latencies, 0.99)} ms"
-          f"   errors {s.errors}")
+    target = TARGETS[r.name]
     cores = os.cpu_count() or 1
     client = common.core_percent(s.cpu_window, secs)
     server = common.core_percent(r.server_cpu, secs)
     fake = common.core_percent(r.fake_cpu, secs)
     machine = common.machine_percent(r.machine_busy, r.machine_total, cores)
-    print(f"  CPU over the window, % of one core: client {client:.0f}% "
-          f"({r.client_processes} process(es)), bot {server:.0f}%, fake Bot API {fake:.0f}%; "
-          f"machine {machine:.0f}% of {cores * 100}%")
     fs = r.fake_stats
+    store: dict[str, Any] = {"cases": r.store_cases, "case_numbers_seen": s.complaints_total,
+                             "cases_ok": r.store_cases == s.complaints_total}
+    if target.kind == "service":
+        store.update(inbound_messages=r.db_messages_in, updates_accepted=s.accepted_total,
+                     messages_ok=(r.db_messages_in == s.accepted_total
+                                  and s.replied_total <= s.accepted_total))
+        store["ok"] = store["cases_ok"] and store["messages_ok"]
+    else:
+        store["ok"] = None  # the form bot's store is shown, not checked
+    return {
+        "label": target.label,
+        "pacing": dict(target.pacing) or None,
+        "messages_per_s": s.messages / secs,
+        "complaints_per_s": s.complaints / secs,
+        "p50_ms": _ms_of(s.latencies, 0.5),
+        "p99_ms": _ms_of(s.latencies, 0.99),
+        "errors": s.errors,
+        "errors_total": s.errors_total,
+        "error_kinds": dict(s.error_kinds),
+        "client_processes": r.client_processes,
+        # % of one core over the measured window; "other": the rest of the machine's busy time
+        # (other processes, the kernel's own work).
+        "cpu_percent": {"client": client, "client_per_process": client / r.client_processes,
+                        "server": server, "fake_bot_api": fake, "machine": machine,
+                        "machine_max": cores * 100.0,
+                        "other": max(0.0, machine - client - server - fake)},
+        "fake_bot_api": {"send_messages": fs["sends"], "calls": fs["calls"],
+                         "send_p50_ms": _ms_or_none(fs["send_p50"]),
+                         "send_p99_ms": _ms_or_none(fs["send_p99"]),
+                         "send_max_ms": _ms_or_none(fs["send_max"]),
+                         "feed_lag_p50_ms": _ms_of(s.feed_lags, 0.5),
+                         "feed_lag_p99_ms": _ms_of(s.feed_lags, 0.99)},
+        "counts": {"posted": s.posted_total, "accepted": s.accepted_total,
+                   "replied": s.replied_total, "case_numbers": s.complaints_total,
+                   "no_case": s.no_case_total, "informational": s.informational_total,
+                   "stray": s.stray_total},
+        "store": store,
+    }
 
-    def ms(v: float | None) -> str:
-        return f"{v * 1e3:.2f}" if v is not None else "-"
 
-    print(f"  fake Bot API: {fs['sends']} sendMessage in the window ({fs['calls']} calls), "
-          f"its handling time p50 {ms(fs['send_p50'])} ms, p99 {ms(fs['send_p99'])} ms, "
-          f"max {ms(fs['send_max'])} ms; push feed to the client p50 {_ms(s.feed_lags, 0.5)} "
-          f"ms, p99 {_ms(s.feed_lags, 0.99)} ms")
+def ratios(results: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """service-capacity / form for each goal's figure: value (None when the form bot's is 0),
+    goal and whether it is met; None unless both targets ran."""
+    capacity, baseline = results.get(CAPACITY), results.get(BASELINE)
+    if capacity is None or baseline is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, _, goal in GOALS:
+        value = capacity[key] / baseline[key] if baseline[key] else None
+        out[key] = {"value": value, "goal": goal,
+                    "met": value is not None and value >= goal}
+    return out
+
+
+def bottleneck(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Whether the load client (per process) or the fake Bot API came near a full core in any
+    target, and the targets in which the machine as a whole was saturated."""
+    client = max(f["cpu_percent"]["client_per_process"] for f in results.values())
+    fake = max(f["cpu_percent"]["fake_bot_api"] for f in results.values())
+    saturated = [name for name, f in results.items()
+                 if f["cpu_percent"]["machine"] >= MACHINE_BUSY * f["cpu_percent"]["machine_max"]]
+    return {"client_max_percent": client, "fake_max_percent": fake,
+            "threshold_percent": NEAR_FULL_CORE,
+            "client_or_fake_limited": client >= NEAR_FULL_CORE or fake >= NEAR_FULL_CORE,
+            "machine_saturated_in": saturated}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def report(r: Result, f: dict[str, Any]) -> bool:
+    """Print one target's figures; False when the store check fails."""
+    s, cpu, fb = r.stats, f["cpu_percent"], f["fake_bot_api"]
+    print(f"  complaints/s {f['complaints_per_s']:7.2f}   messages/s {f['messages_per_s']:8.1f}"
+          f"   p50 {_fmt(f['p50_ms'])} ms   p99 {_fmt(f['p99_ms'])} ms   errors {f['errors']}")
+    print(f"  CPU over the window, % of one core: client {cpu['client']:.0f}% "
+          f"({r.client_processes} process(es)), bot {cpu['server']:.0f}%, fake Bot API "
+          f"{cpu['fake_bot_api']:.0f}%, other {cpu['other']:.0f}%; machine {cpu['machine']:.0f}%"
+          f" of {cpu['machine_max']:.0f}%")
+    print(f"  fake Bot API: {fb['send_messages']} sendMessage in the window ({fb['calls']} calls)"
+          f", its handling time p50 {_fmt(fb['send_p50_ms'])} ms, p99 {_fmt(fb['send_p99_ms'])}"
+          f" ms, max {_fmt(fb['send_max_ms'])} ms; push feed to the client p50 "
+          f"{_fmt(fb['feed_lag_p50_ms'])} ms, p99 {_fmt(fb['feed_lag_p99_ms'])} ms")
     common.print_notes(s, [(common.NO_CASE, s.no_case_total),
                            ("reply messages that did not end a turn", s.informational_total),
                            ("sends after a dialogue's case number (extra lines)",
                             s.stray_total)])
-    ok = True
-    if r.db_messages_in is not None:
-        msgs_ok = r.db_messages_in == s.accepted_total and s.replied_total <= s.accepted_total
-        cases_ok = r.store_cases == s.complaints_total
-        ok = msgs_ok and cases_ok
-        print(f"  database: {r.db_messages_in} stored inbound messages vs {s.accepted_total} "
-              f"updates accepted (200; {s.posted_total} posted, {s.replied_total} replies "
-              f"seen): {'OK' if msgs_ok else 'MISMATCH'}")
-        print(f"  database: {r.store_cases} cases vs {s.complaints_total} case numbers seen: "
-              f"{'OK' if cases_ok else 'MISMATCH'}")
-    elif r.store_cases is not None:
-        print(f"  form bot's store: {r.store_cases} cases vs {s.complaints_total} case numbers "
-              "seen")
-    return ok
+    store = f["store"]
+    if TARGETS[r.name].kind == "service":
+        print(f"  database: {store['inbound_messages']} stored inbound messages vs "
+              f"{store['updates_accepted']} updates accepted (200; {s.posted_total} posted, "
+              f"{s.replied_total} replies seen): {'OK' if store['messages_ok'] else 'MISMATCH'}")
+        print(f"  database: {store['cases']} cases vs {store['case_numbers_seen']} case numbers "
+              f"seen: {'OK' if store['cases_ok'] else 'MISMATCH'}")
+        return bool(store["ok"])
+    print(f"  form bot's store: {store['cases']} cases vs {store['case_numbers_seen']} case "
+          "numbers seen")
+    return True
 
 
-def main() -> None:
-    parser = common.load_parser(__doc__, customers=50, seconds=20.0)
-    parser.add_argument("--targets", default="service,form",
-                        help="comma-separated: service, form, form-paced")
-    common.add_client_arguments(parser, client_processes=1)
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="per turn (post + reply), seconds")
-    parser.add_argument("--start-timeout", type=float, default=90.0)
-    args = parser.parse_args()
-    targets = common.names_option(parser, "--targets", args.targets,
-                                  ("service", "form", "form-paced"))
-    dialogues = common.checked_dialogues(parser, args)
+def summary(results: dict[str, dict[str, Any]], found_ratios: dict[str, Any] | None,
+            check: dict[str, Any]) -> None:
+    print("\nsummary")
+    print(f"  {'target':<18}{'cases/s':>9}{'msgs/s':>9}{'p50 ms':>10}{'p99 ms':>10}"
+          f"{'errors':>7}{'client%':>9}{'bot%':>6}{'fake%':>7}{'machine%':>10}")
+    for name, f in results.items():
+        cpu = f["cpu_percent"]
+        print(f"  {name:<18}{f['complaints_per_s']:>9.2f}{f['messages_per_s']:>9.1f}"
+              f"{_fmt(f['p50_ms']):>10}{_fmt(f['p99_ms']):>10}{f['errors']:>7}"
+              f"{cpu['client']:>9.0f}{cpu['server']:>6.0f}{cpu['fake_bot_api']:>7.0f}"
+              f"{cpu['machine']:>10.0f}")
+    print("  (CPU: % of one core over the window; machine: all cores, up to "
+          f"{next(iter(results.values()))['cpu_percent']['machine_max']:.0f}%)")
+    if found_ratios is None:
+        print(f"  {CAPACITY} / {BASELINE}: n/a (both targets must have run)")
+    else:
+        parts = []
+        for key, what, _ in GOALS:
+            ratio = found_ratios[key]
+            value = "n/a (form bot: 0)" if ratio["value"] is None else f"{ratio['value']:.2f}x"
+            parts.append(f"{what} {value} (goal >= {ratio['goal']:g}x: "
+                         f"{'met' if ratio['met'] else 'NOT met'})")
+        print(f"  {CAPACITY} / {BASELINE}: " + ", ".join(parts))
+    limit = check["threshold_percent"]
+    if check["client_or_fake_limited"]:
+        print(f"  bottleneck check: the load client (up to {check['client_max_percent']:.0f}% "
+              f"of a core per process) or the fake Bot API (up to "
+              f"{check['fake_max_percent']:.0f}%) came within reach of a full core "
+              f"(>= {limit:g}%): it may have limited the figures (try --client-processes)")
+    else:
+        print(f"  bottleneck check: the load client (at most {check['client_max_percent']:.0f}%"
+              f" of a core per process) and the fake Bot API (at most "
+              f"{check['fake_max_percent']:.0f}%) stayed below {limit:g}% of a core in every "
+              "target: neither was the bottleneck")
+    if check["machine_saturated_in"]:
+        print(f"  the machine's cores were (nearly) all busy in "
+              f"{', '.join(check['machine_saturated_in'])}: the bot shared them with the "
+              "client, the fake and any other work (the 'other' CPU above)")
+
+
+def run(args: argparse.Namespace, targets: list[str],
+        dialogues: list[common.Dialogue]) -> tuple[dict[str, dict[str, Any]], list[str], bool]:
+    """Run each target in turn, printing its figures: (figures by target, the targets that
+    failed to run, whether all ran and passed their store checks)."""
     nproc = common.client_count(args.client_processes, args.customers)
     print(f"Telegram webhook: {args.customers} closed-loop customers in {nproc} client "
           f"process(es), {args.warmup:g} s warm-up + {args.seconds:g} s measured, "
           f"{len(dialogues)} dialogues from {args.dialogues.name}, one fake Bot API process")
     print(f"machine: {os.cpu_count()} CPU cores shared by the client, the bot and the fake")
-    labels = {"service": "service on SQLite (intake serve, 1 process, webhook mode)",
-              "form": "form bot (PTB ConversationHandler + PicklePersistence, run_webhook)",
-              "form-paced": "form bot with PTB's AIORateLimiter"}
     token = f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)}"
-    results: dict[str, Result] = {}
-    failed = False
+    found: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    ok = True
     with tempfile.TemporaryDirectory(prefix="intake-telegram-") as tmp:
         workdir = Path(tmp)
         port_file = workdir / "fake.port"
@@ -462,34 +620,59 @@ def main() -> None:
             fake_port = int(port_file.read_text())
             fake_url = f"http://127.0.0.1:{fake_port}"
             for no, name in enumerate(targets):
-                print(f"\n{labels[name]}")
+                print(f"\n{name}: {TARGETS[name].label}")
                 result = common.try_target(run_target, name, no, args, dialogues, workdir,
                                            fake, fake_url, fake_port, token)
                 if result is None:
-                    failed = True
+                    failed.append(name)
+                    ok = False
                     continue
-                results[name] = result
-                failed |= not report(result)
+                found[name] = figures(result)
+                ok &= report(result, found[name])
+        except common.ServerError as exc:  # the fake itself did not start
+            print(f"  FAILED: {exc}")
+            failed.extend(name for name in targets if name not in found)
+            ok = False
         finally:
             fake.stop()
-    if results:
-        print("\nsummary")
-        print(f"  {'target':<12}{'cases/s':>10}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-              f"{'errors':>8}")
-        for name, r in results.items():
-            s = r.stats
-            print(f"  {name:<12}{s.complaints / r.seconds:>10.2f}{s.messages / r.seconds:>10.1f}"
-                  f"{_ms(s.latencies, 0.5):>10}{_ms(s.latencies, 0.99):>10}{s.errors:>8}")
-        service, form = results.get("service"), results.get("form")
-        if service and form:
-            def ratio(a: float, b: float) -> str:
-                return f"{a / b:.2f}x" if b else "n/a"
+    return found, failed, ok
 
-            print(f"  service / form bot: complaints/s "
-                  f"{ratio(service.stats.complaints, form.stats.complaints)} (goal >= 5x), "
-                  f"messages/s {ratio(service.stats.messages, form.stats.messages)} "
-                  "(goal >= 3x)")
-    if failed:
+
+def main() -> None:
+    parser = common.load_parser(__doc__, customers=50, seconds=20.0)
+    parser.add_argument("--targets", default=DEFAULT_TARGETS,
+                        help=f"comma-separated: {', '.join(TARGETS)} (default {DEFAULT_TARGETS})")
+    common.add_client_arguments(parser, client_processes=1)
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="per turn (post + reply), seconds")
+    parser.add_argument("--start-timeout", type=float, default=90.0)
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout, the human report on stderr")
+    args = parser.parse_args()
+    targets = common.names_option(parser, "--targets", args.targets, TARGETS)
+    dialogues = common.checked_dialogues(parser, args)
+    human = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
+    with human:
+        found, failed_targets, ok = run(args, targets, dialogues)
+        found_ratios = ratios(found)
+        check = bottleneck(found) if found else None
+        if check is not None:
+            summary(found, found_ratios, check)
+    if args.json:
+        nproc = common.client_count(args.client_processes, args.customers)
+        print(json.dumps({
+            "benchmark": "telegram",
+            "settings": {"customers": args.customers, "client_processes": nproc,
+                         "warmup_s": args.warmup, "seconds": args.seconds,
+                         "dialogues": args.dialogues.name, "dialogue_count": len(dialogues),
+                         "cores": os.cpu_count() or 1, "targets": targets},
+            "targets": found,
+            "failed_targets": failed_targets,
+            "ratios": {f"{CAPACITY}/{BASELINE}": found_ratios},
+            "bottleneck": check,
+            "ok": ok,
+        }, ensure_ascii=False))
+    if not ok:
         sys.exit(1)
 
 

@@ -40,5 +40,6 @@ def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> 
     metrics = Metrics()
     bulletin = Bulletin(db, sessions)
     pipeline = Pipeline(sessions, engine, settings, metrics, bulletin=bulletin)
-    dispatcher = Dispatcher(sessions, dict(senders or {}), settings, metrics, bulletin=bulletin)
+    dispatcher = Dispatcher(sessions, dict(senders or {}), settings, metrics, bulletin=bulletin,
+                            transaction=pipeline.transaction)
     return Core(settings, db, sessions, metrics, pipeline, dispatcher, bulletin)

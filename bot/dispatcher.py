@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,8 +25,7 @@ from .store import cases, conversations, outbox
 from .store.db import unavailable
 
 log = logging.getLogger(__name__)
-_Item = tuple[int, str, str, dict, int, datetime, int]  # id, channel, recipient, payload,
-#                                                       attempts so far, queued at, message
+_Item = outbox.Due
 _Outcome = tuple[int, int | None, DeliveryError | None]  # id, attempt (None: held), error
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 600.0
@@ -40,8 +40,12 @@ class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], senders: dict[str, Sender],
                  settings: Settings, metrics: Metrics,
                  clock: Callable[[], datetime] | None = None,
-                 bulletin: Bulletin | None = None) -> None:
+                 bulletin: Bulletin | None = None,
+                 transaction: Callable[[], AbstractContextManager[Session]] | None = None
+                 ) -> None:
         self.sessions = sessions
+        # Write transactions (on SQLite the pipeline's, which take turns with its writer).
+        self.transaction = transaction or sessions.begin
         self.bulletin = bulletin
         self.senders = senders
         self.settings = settings
@@ -118,12 +122,13 @@ class Dispatcher:
             return
         now = self.clock()
         retry_at: dict[int, datetime | None] = {}
-        with self.sessions.begin() as session:
+        with self.transaction() as session:
+            sent = [item_id for item_id, _, error in outcomes if error is None]
+            for _, conversation_id, payload in outbox.mark_all_delivered(session, sent, now):
+                if payload.get("agent"):
+                    self._announce(session, conversation_id)
             for item_id, attempt, error in outcomes:
                 if error is None:
-                    done = outbox.mark_delivered(session, item_id, now)
-                    if done is not None and done.payload.get("agent"):
-                        self._announce(session, done.conversation_id)
                     continue
                 if attempt is None:  # held back behind a failed earlier reply
                     until = retry_at.get(id(error))
@@ -159,7 +164,5 @@ class Dispatcher:
                             detail=error.code or str(error)[:200])
 
     def _claim(self, channels: tuple[str, ...]) -> list[_Item]:
-        with self.sessions.begin() as session:
-            items = outbox.claim_due(session, self.clock(), channels=channels)
-            return [(i.id, i.channel, i.recipient, i.payload, i.attempts, i.created_at,
-                     i.message_id) for i in items]
+        with self.transaction() as session:
+            return outbox.claim_due(session, self.clock(), channels=channels)

@@ -7,6 +7,7 @@ so a reply is never lost between the engine deciding it and the channel sending 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -50,7 +51,8 @@ from .metrics import Metrics
 from .settings import Settings
 from .store import agents, audit, cases, conversations, customers, outbox, vault
 from .store.db import unavailable
-from .store.models import Conversation, Message
+from .store.models import Conversation
+from .writer import GroupCommit, after_commit
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -119,6 +121,9 @@ class Pipeline:
         sqlite = bind is not None and bind.dialect.name == "sqlite"
         self._writer: contextlib.AbstractContextManager[Any] = (
             FairLock() if sqlite else contextlib.nullcontext())
+        # Inbound messages are written by one thread, many to a commit (bot/writer.py).
+        self.writer = GroupCommit(sessions, self._writer, settings.commit_batch,
+                                  threads=1 if sqlite else settings.writer_threads)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -145,20 +150,47 @@ class Pipeline:
         `Expired`, storing nothing (a web chat visitor id is a credential that expires).
         """
         started = time.perf_counter()
-        for attempt in range(RETRIES):
-            try:
-                with self._writer, self.sessions.begin() as session:
-                    result = self._handle(session, inbound, answered_inline, hold_seconds,
-                                          max_idle)
-                break
-            except (IntegrityError, OperationalError) as exc:
-                # A concurrent delivery of the same message, or a serialisation conflict:
-                # the retry finds the first one's result or takes its turn. A store that is
-                # down or too slow is not retried here: the caller answers 503.
-                if attempt == RETRIES - 1 or unavailable(exc):
-                    raise
-                log.info("retrying %s message %s after %s", inbound.channel,
-                         inbound.message_id, type(exc).__name__)
+        result = self.writer.run(self._job(inbound, answered_inline, hold_seconds, max_idle),
+                                 self._retry(inbound), (inbound.channel, inbound.user_id))
+        return self._handled(inbound, result, answered_inline, started)
+
+    async def handle_async(self, inbound: Inbound, *, answered_inline: bool = False,
+                           hold_seconds: float | None = None,
+                           max_idle: timedelta | None = None) -> Handled:
+        """`handle` for the event loop: it waits for the writer without holding a thread."""
+        started = time.perf_counter()
+        future = self.writer.submit(self._job(inbound, answered_inline, hold_seconds,
+                                              max_idle), self._retry(inbound),
+                                    (inbound.channel, inbound.user_id))
+        result = await asyncio.wrap_future(future)
+        return self._handled(inbound, result, answered_inline, started)
+
+    def _job(self, inbound: Inbound, answered_inline: bool, hold_seconds: float | None,
+             max_idle: timedelta | None) -> Callable[[Session], Handled]:
+        def job(session: Session) -> Handled:
+            handled = self._handle(session, inbound, answered_inline, hold_seconds, max_idle)
+            # The batch's next job reads with Core: no ORM object may outlive this one.
+            session.flush()
+            session.expunge_all()
+            return handled
+        return job
+
+    @staticmethod
+    def _retry(inbound: Inbound) -> Callable[[BaseException, int], bool]:
+        def retry(exc: BaseException, attempt: int) -> bool:
+            # A concurrent delivery of the same message, or a serialisation conflict: the
+            # retry finds the first one's result or takes its turn. A store that is down or
+            # too slow is not retried here: the caller answers 503.
+            if not isinstance(exc, IntegrityError | OperationalError) or \
+                    attempt >= RETRIES - 1 or unavailable(exc):
+                return False
+            log.info("retrying %s message %s after %s", inbound.channel,
+                     inbound.message_id, type(exc).__name__)
+            return True
+        return retry
+
+    def _handled(self, inbound: Inbound, result: Handled, answered_inline: bool,
+                 started: float) -> Handled:
         self.metrics.pipeline_seconds.observe(time.perf_counter() - started)
         if result.duplicate:
             self.metrics.duplicates.labels(inbound.channel).inc()
@@ -189,98 +221,129 @@ class Pipeline:
 
     def _handle(self, session: Session, inbound: Inbound, answered_inline: bool,
                 hold_seconds: float | None, max_idle: timedelta | None) -> Handled:
+        """One message inside the writer's transaction. The common case (a known customer
+        answering the bot) is a few Core statements; the ORM object of the conversation is
+        loaded only for what changes more than its state (filing, handoff, closing...)."""
         now = self.clock()
-        known = conversations.locked_by_identity(session, inbound.channel, inbound.user_id)
-        if known is not None and max_idle is not None and \
-                known[0].updated_at < now - max_idle:
+        conversation: Conversation | None = None  # the ORM object, when a path needs it
+        talk = conversations.lookup(session, inbound.channel, inbound.user_id)
+        if talk is not None and max_idle is not None and talk.updated_at < now - max_idle:
             raise Expired(f"this {inbound.channel} id has been idle since "
-                          f"{known[0].updated_at:%Y-%m-%d} and has expired; start afresh")
-        if known is None:  # first contact: create the customer, identity and conversation
+                          f"{talk.updated_at:%Y-%m-%d} and has expired; start afresh")
+        if talk is None:  # first contact: create the customer, identity and conversation
+            talk = conversations.start(session, inbound.channel, inbound.user_id,
+                                       inbound.display_name, now)
+        if talk is None:  # the identity came first (another channel path made it)
             identity = customers.identity_for(session, inbound.channel, inbound.user_id, now,
                                               inbound.display_name)
-            known = conversations.open_locked(session, identity, now), None
-        conversation, verified = known
-        earlier = conversations.find_inbound(session, inbound.channel, inbound.message_id)
-        if earlier is not None:
-            if earlier.conversation_id != conversation.id:
-                # Someone else's message id: never answer with their replies.
-                raise InvalidPayload("this message id was already used by another sender")
-            return self._replay(session, conversation, earlier, inbound.user_id, inbound.text)
-        if inbound.verified_phone:
-            verified = self._verified(session, conversation, inbound.verified_phone, now)
+            conversation = conversations.open_locked(session, identity, now)
+            talk = conversations.talk_of(conversation, None)
+
+        def orm() -> Conversation:
+            nonlocal conversation
+            if conversation is None:
+                conversation = conversations.get(session, talk.id)
+                if conversation is None:
+                    raise RuntimeError(f"conversation {talk.id} vanished")
+            return conversation
 
         spans = find_sensitive(inbound.text)
         masked = redact(inbound.text, spans)
-        if inbound.edits:
-            original = conversations.find_inbound(session, inbound.channel, inbound.edits)
-            if original is not None:
-                conversations.edit_message(session, original, masked)
         raw = _redacted(inbound.raw, inbound.text, masked)
         if inbound.attachments:  # evidence the customer sent: kept with the message
             raw = {**(raw or {}), "attachments": [
                 {"kind": a.kind, "ref": a.ref, "meta": a.meta} for a in inbound.attachments]}
-        message = conversations.add_message(
-            session, conversation, direction="in", sender="customer", text=masked, now=now,
-            external_id=inbound.message_id, raw=raw, sent_at=inbound.timestamp)
+        message_id = conversations.add_inbound(session, talk, text=masked, now=now,
+                                               external_id=inbound.message_id, raw=raw,
+                                               sent_at=inbound.timestamp)
+        if message_id is None:  # a redelivery: answer as the first time
+            earlier = conversations.find_inbound_row(session, inbound.channel,
+                                                     inbound.message_id)
+            if earlier is None:
+                raise RuntimeError("a stored message vanished")
+            if earlier[1] != talk.id:
+                # Someone else's message id: never answer with their replies.
+                raise InvalidPayload("this message id was already used by another sender")
+            return self._replay(session, talk, earlier[0], earlier[2], inbound.user_id,
+                                inbound.text)
+        verified = talk.confirmed_phone
+        if inbound.verified_phone:
+            verified = self._verified(session, orm(), inbound.verified_phone, now)
+            talk.customer_id = orm().customer_id
+        if inbound.edits:
+            original = conversations.find_inbound(session, inbound.channel, inbound.edits)
+            if original is not None:
+                conversations.edit_message(session, original, masked)
         shown = masked if masked != inbound.text else None
         if spans:  # the ID-card and card numbers, encrypted, for a lead's reveal
-            vault.keep(session, self.settings, inbound.text, conversation_id=conversation.id,
-                       message_id=message.id, now=now)
+            vault.keep(session, self.settings, inbound.text, conversation_id=talk.id,
+                       message_id=message_id, now=now)
 
         if inbound.kind == "closed":
             # The customer left the channel (WeChat unsubscribe): the conversation closes,
             # its cases stay; nothing can be sent to them any more.
-            conversation.status = "closed"
-            conversations.save_state(session, conversation, {}, now)
-            return Handled((), False, conversation.id, None, masked_text=shown)
-        if conversation.status == "closed":
+            orm().status = "closed"
+            conversations.save_state(session, orm(), {}, now)
+            return Handled((), False, talk.id, None, masked_text=shown)
+        if talk.status == "closed":
             # Back again: whoever closed it left the state to start from (an agent keeps
             # the customer's name and phone; an unsubscribe kept nothing).
-            conversation.status = "bot"
-            conversations.clear_handoff(conversation)
-            conversation.callback_reason = conversation.callback_at = None
-        if conversation.status == "handoff" and not _answers_feedback(conversation, masked):
+            closed = orm()
+            closed.status = "bot"
+            conversations.clear_handoff(closed)
+            closed.callback_reason = closed.callback_at = None
+            talk.handoff_requested_at = None
+        elif talk.status == "handoff" and not _answers_feedback(talk, masked):
             # An agent has this conversation: the bot stays silent, the agent sees it live
             # (but for the answer to a satisfaction question, which the bot records).
-            conversation.updated_at = now
-            self.notify(session, "message", conversation.id)
-            return Handled((), False, conversation.id, None, masked_text=shown)
-        if conversation.handoff_requested_at is not None:  # waiting: the queue shows it
-            self.notify(session, "message", conversation.id)
-        stage = (conversation.state or {}).get("stage")
+            if conversation is not None:
+                conversation.updated_at = now
+            else:
+                conversations.touch(session, talk, now)
+            self.notify(session, "message", talk.id)
+            return Handled((), False, talk.id, None, masked_text=shown)
+        if talk.handoff_requested_at is not None:  # waiting: the queue shows it
+            self.notify(session, "message", talk.id)
+        stage = talk.state.get("stage")
         if inbound.kind == "edited" and stage in ("filed", "filing"):
             # An edit after filing is kept with the conversation, not re-read into the case.
-            return Handled((), False, conversation.id, None, masked_text=shown)
+            return Handled((), False, talk.id, None, masked_text=shown)
 
         local_now = now.astimezone(self.settings.zone)
-        state = State.from_dict(conversation.state) if conversation.state else None
+        state = State.from_dict(talk.state) if talk.state else None
         t0 = time.perf_counter()
         step = self.engine.step(state, inbound.text, local_now,
                                 Hints(channel=inbound.channel, lang=inbound.lang,
                                       verified_phone=verified,
                                       kind=_HINT_KINDS.get(inbound.kind, "text")))
-        self.metrics.step_seconds.observe(time.perf_counter() - t0)
-        step, replies = self._carry_out(session, conversation, step, now, local_now)
-        conversations.save_state(session, conversation, step.state.to_dict(), now)
+        elapsed = time.perf_counter() - t0
+        after_commit(session, lambda: self.metrics.step_seconds.observe(elapsed))
+        if step.events:  # filing, a lookup, a rating, a handoff: the ORM's work
+            step, replies = self._carry_out(session, orm(), step, now, local_now)
+        else:
+            replies = list(step.replies)
+        if conversation is not None:
+            conversations.save_state(session, conversation, step.state.to_dict(), now)
+            session.flush()  # before the Core statements below and the batch's next job
+        else:
+            conversations.save_talk_state(session, talk, step.state.to_dict(), now)
 
         payloads = [_payload(reply) for reply in replies]
         if payloads and step.state.waiting_for:  # the last reply is the question
             payloads[-1]["asks"] = step.state.waiting_for
-        sent = [conversations.add_message(
-            session, conversation, direction="out", sender="bot", text=p["text"], now=now,
-            reply_to_id=message.id, quick_replies=p["quick_replies"], flush=False)
-            for p in payloads]
-        session.flush()  # once for all replies: their ids key the outbox rows
+        sent = conversations.add_replies(session, talk, message_id,
+                                         [(p["text"], p["quick_replies"]) for p in payloads],
+                                         now)
         hold_until = now + timedelta(seconds=hold_seconds) if hold_seconds else None
-        items = [outbox.enqueue(session, m, recipient=inbound.user_id, payload=p, now=now,
-                                delivered=answered_inline, hold_until=hold_until)
-                 for m, p in zip(sent, payloads, strict=True)]
-        session.flush()
+        items = outbox.enqueue_replies(session, sent, conversation_id=talk.id,
+                                       channel=talk.channel, recipient=inbound.user_id,
+                                       payloads=payloads, now=now, delivered=answered_inline,
+                                       hold_until=hold_until)
         outbound = tuple(_outbound(inbound.channel, inbound.user_id, p["text"],
-                                   p["quick_replies"], item.id, p.get("asks"))
+                                   p["quick_replies"], item, p.get("asks"))
                          for p, item in zip(payloads, items, strict=True))
-        return Handled(outbound, False, conversation.id, step.state.waiting_for,
-                       tuple(item.id for item in items), masked_text=shown)
+        return Handled(outbound, False, talk.id, step.state.waiting_for, tuple(items),
+                       masked_text=shown)
 
     def _verified(self, session: Session, conversation: Conversation, raw_phone: str,
                   now: datetime) -> str | None:
@@ -320,8 +383,8 @@ class Pipeline:
                     cases.flag_callback(session, case, conversation.callback_reason, now)
                 self.notify(session, "filed", conversation.id,
                             urgent=case.priority == "urgent")
-                self.metrics.cases_filed.labels(conversation.channel,
-                                                event.case.get("priority", "normal")).inc()
+                after_commit(session, self.metrics.cases_filed.labels(
+                    conversation.channel, event.case.get("priority", "normal")).inc)
                 urgent = case.priority == "urgent"
                 step = self.engine.resume(step.state, CaseFiled(
                     number, due.isoformat(),
@@ -418,23 +481,23 @@ class Pipeline:
                 cases.flag_callback(session, case, "no_agent_online", now)
         if not already or escalated:
             self.notify(session, "handoff", conversation.id, urgent=urgent, reason=reason)
-            self.metrics.handoffs.labels(reason, "yes" if online else "no").inc()
+            after_commit(session,
+                         self.metrics.handoffs.labels(reason, "yes" if online else "no").inc)
         return self.engine.resume(step.state, HandoffQueued(reason, online, wait, already),
                                   local_now)
 
-    def _replay(self, session: Session, conversation: Conversation, earlier: Message,
-                recipient: str, text: str) -> Handled:
-        replies = conversations.replies_to(session, earlier.id)
+    def _replay(self, session: Session, talk: conversations.Talk, earlier_id: int,
+                earlier_text: str, recipient: str, text: str) -> Handled:
+        replies = conversations.replies_to(session, earlier_id)
         items = outbox.for_messages(session, [m.id for m in replies])
-        outbound = tuple(_outbound(conversation.channel, recipient, m.text,
+        outbound = tuple(_outbound(talk.channel, recipient, m.text,
                                    m.quick_replies or [], items.get(m.id)) for m in replies)
-        waiting = (conversation.state or {}).get("waiting_for")
-        return Handled(outbound, True, conversation.id, waiting,
+        return Handled(outbound, True, talk.id, talk.state.get("waiting_for"),
                        tuple(items[m.id] for m in replies if m.id in items),
-                       masked_text=earlier.text if earlier.text != text else None)
+                       masked_text=earlier_text if earlier_text != text else None)
 
 
-def _answers_feedback(conversation: Conversation, text: str) -> bool:
+def _answers_feedback(conversation: Conversation | conversations.Talk, text: str) -> bool:
     """The message answers the satisfaction question the conversation has pending."""
     state = conversation.state or {}
     if not state.get("feedback"):

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         "127.0.0.1", description="proxies trusted for X-Forwarded-For/-Proto (comma-separated "
         "addresses, or *): the client's address (sign-in limits, audit) and the scheme")
 
+    commit_batch: int = Field(
+        64, ge=1, le=1000, description="inbound messages written in one transaction at most "
+        "(group commit: a burst costs one commit; 1 commits every message on its own)")
+    writer_threads: int = Field(
+        4, ge=1, le=32, description="threads writing inbound messages on PostgreSQL, each "
+        "with its own connection (one customer's messages always share one); SQLite has one")
+
     telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="secret_token given to setWebhook; set = webhook mode, unset = polling")

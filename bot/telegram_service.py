@@ -9,7 +9,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
@@ -98,7 +97,7 @@ class TelegramChannel:
         inbound = parse_update(data, datetime.now(UTC))
         if inbound is None:
             return
-        await run_in_threadpool(self.pipeline.handle, inbound)
+        await self.pipeline.handle_async(inbound)
         self.dispatcher.wake()
         query_id = callback_query_id(inbound)
         if query_id:

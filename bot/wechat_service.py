@@ -88,8 +88,8 @@ class WeChatChannel:
         budget = self.settings.wechat_reply_seconds
         started = time.monotonic()
         deadline = datetime.now(UTC) + timedelta(seconds=budget)
-        task = asyncio.ensure_future(run_in_threadpool(
-            self.pipeline.handle, inbound, hold_seconds=budget + HOLD_MARGIN))
+        task = asyncio.ensure_future(self.pipeline.handle_async(
+            inbound, hold_seconds=budget + HOLD_MARGIN))
         try:
             handled = await asyncio.wait_for(asyncio.shield(task), timeout=budget)
         except TimeoutError:
@@ -138,7 +138,7 @@ class WeChatChannel:
                 break
             await asyncio.sleep(min(2.0 ** attempt, 30.0))
             try:
-                handled = await run_in_threadpool(self.pipeline.handle, inbound)
+                handled = await self.pipeline.handle_async(inbound)
             except Exception as exc:
                 log.warning("WeChat push %s: attempt %s failed (%s)", inbound.message_id,
                             attempt + 1, type(exc).__name__)

@@ -16,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from channels import webchat
+from channels.base import Inbound
 
 from ..dispatcher import Dispatcher
 from ..hotline import HotlineIntake
 from ..metrics import Metrics
-from ..pipeline import Pipeline
+from ..pipeline import Handled, Pipeline
 from ..settings import Settings
 from ..store.db import unavailable
 
@@ -85,6 +86,13 @@ def _finished_late(task: asyncio.Future[Any]) -> None:
 async def store_call(service: Service, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)` in a worker thread, bounded by INTAKE_DB_TIMEOUT_SECONDS."""
     return await within(run_in_threadpool(fn, *args, **kwargs),
+                        service.settings.db_timeout_seconds)
+
+
+async def pipeline_call(service: Service, inbound: Inbound, **options: Any) -> Handled:
+    """One inbound message through the pipeline's writer, bounded by
+    INTAKE_DB_TIMEOUT_SECONDS (no worker thread is held while it waits)."""
+    return await within(service.pipeline.handle_async(inbound, **options),
                         service.settings.db_timeout_seconds)
 
 

@@ -30,6 +30,7 @@ from .common import (
     error,
     errors,
     json_body,
+    pipeline_call,
     service_of,
     store_call,
 )
@@ -127,8 +128,8 @@ async def message(request: Request) -> JSONResponse:
     except InvalidPayload as exc:
         return error(422, exc.detail)
     try:
-        handled = await store_call(service, service.pipeline.handle, inbound,
-                                   answered_inline=True, max_idle=_max_idle(service))
+        handled = await pipeline_call(service, inbound, answered_inline=True,
+                                      max_idle=_max_idle(service))
     except Expired as exc:
         return error(401, str(exc))
     except InvalidPayload as exc:  # a hash collision of two visitors' message keys
@@ -261,8 +262,8 @@ async def _one_message(ws: WebSocket, service: Service, visitor_id: str, data: A
         return
     client_id = webchat.client_message_id(inbound.message_id)
     try:
-        handled = await store_call(service, service.pipeline.handle, inbound,
-                                   answered_inline=True, max_idle=_max_idle(service))
+        handled = await pipeline_call(service, inbound, answered_inline=True,
+                                      max_idle=_max_idle(service))
     except Expired as exc:
         await ws.close(CLOSE_EXPIRED, str(exc)[:120])
         raise _Closed from None

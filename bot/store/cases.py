@@ -28,7 +28,7 @@ def next_number(session: Session, day: date, prefix: str) -> str:
     stmt = insert(CaseCounter).values(day=key, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.day],
                                       set_={"last": CaseCounter.last + 1})
-    last = session.scalar(stmt.returning(CaseCounter.last))
+    last = session.connection().execute(stmt.returning(CaseCounter.last)).scalar_one()
     return f"{prefix}{key}-{last:04d}"
 
 

@@ -2,14 +2,166 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .models import Case, ChannelIdentity, Conversation, Customer, Message
+
+# ---- the message path: SQLAlchemy Core, statements built once ---------------------------
+# One inbound message costs a handful of statements here (look up and lock, insert the
+# message, save the state, insert the replies), without the ORM's per-object work.
+
+_conversations = Conversation.__table__
+_identities = ChannelIdentity.__table__
+_customers = Customer.__table__
+_messages = Message.__table__
+
+
+@dataclass(slots=True)
+class Talk:
+    """A conversation as the message path reads it: one row, no ORM object. Its attribute
+    names are the model's, so code that only reads a conversation takes either."""
+
+    id: int
+    identity_id: int
+    customer_id: int
+    channel: str
+    status: str
+    state: dict[str, Any]
+    updated_at: datetime
+    handoff_requested_at: datetime | None
+    confirmed_phone: str | None  # the customer's phone, when they confirmed it
+
+
+_LOOKUP = (
+    select(_conversations.c.id, _conversations.c.identity_id, _conversations.c.customer_id,
+           _conversations.c.channel, _conversations.c.status, _conversations.c.state,
+           _conversations.c.updated_at, _conversations.c.handoff_requested_at,
+           _customers.c.phone, _customers.c.phone_confirmed_at)
+    .join(_identities, _conversations.c.identity_id == _identities.c.id)
+    .join(_customers, _conversations.c.customer_id == _customers.c.id)
+    .where(_identities.c.channel == bindparam("channel"),
+           _identities.c.external_id == bindparam("external_id"))
+    .with_for_update(of=_conversations))
+_SAVE_STATE = (update(_conversations).where(_conversations.c.id == bindparam("cid"))
+               .values(state=bindparam("state"), version=_conversations.c.version + 1,
+                       updated_at=bindparam("now")))
+_TOUCH = (update(_conversations).where(_conversations.c.id == bindparam("cid"))
+          .values(updated_at=bindparam("now")))
+_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
+_INBOUND_COLUMNS = ("conversation_id", "direction", "channel", "external_id", "reply_to_id",
+                    "sender", "text", "quick_replies", "raw", "sent_at", "created_at")
+_FIND_INBOUND = select(_messages.c.id, _messages.c.conversation_id, _messages.c.text).where(
+    _messages.c.channel == bindparam("channel"),
+    _messages.c.external_id == bindparam("external_id"))
+_insert_inbound: dict[str, Any] = {}
+
+
+def lookup(session: Session, channel: str, external_id: str) -> Talk | None:
+    """The conversation of a known channel user, locked for this transaction (on SQLite the
+    transaction's BEGIN IMMEDIATE already serialises writers); None for a new user."""
+    row = session.connection().execute(
+        _LOOKUP, {"channel": channel, "external_id": external_id}).first()
+    if row is None:
+        return None
+    (cid, identity_id, customer_id, chan, status, state, updated_at, handoff_at, phone,
+     confirmed) = row
+    return Talk(cid, identity_id, customer_id, chan, status, state or {}, updated_at,
+                handoff_at, phone if confirmed else None)
+
+
+_IDENTITY_ID = select(_identities.c.id).where(
+    _identities.c.channel == bindparam("channel"),
+    _identities.c.external_id == bindparam("external_id"))
+_NEW_CUSTOMER = insert(_customers).returning(_customers.c.id)
+_NEW_IDENTITY = insert(_identities).returning(_identities.c.id)
+_NEW_CONVERSATION = insert(_conversations).returning(_conversations.c.id)
+
+
+def start(session: Session, channel: str, external_id: str, display_name: str | None,
+          now: datetime) -> Talk | None:
+    """First contact of a channel user: a new customer, identity and conversation, in three
+    statements. None when the identity exists already (made by another path, or by another
+    process just now): then `customers.identity_for` and `open_locked` know what to do."""
+    connection = session.connection()
+    key = {"channel": channel, "external_id": external_id}
+    if connection.execute(_IDENTITY_ID, key).first() is not None:
+        return None
+    customer_id = connection.execute(
+        _NEW_CUSTOMER, {"created_at": now, "updated_at": now}).scalar_one()
+    # A concurrent first contact in another process fails here on the unique key; the
+    # pipeline runs the message again and finds theirs.
+    identity_id = connection.execute(_NEW_IDENTITY, {
+        **key, "customer_id": customer_id, "display_name": display_name,
+        "created_at": now}).scalar_one()
+    conversation_id = connection.execute(_NEW_CONVERSATION, {
+        "identity_id": identity_id, "customer_id": customer_id, "channel": channel,
+        "status": "bot", "state": {}, "version": 0, "created_at": now, "updated_at": now,
+        "handoff_urgent": False}).scalar_one()
+    return Talk(conversation_id, identity_id, customer_id, channel, "bot", {}, now, None, None)
+
+
+def talk_of(conversation: Conversation, confirmed_phone: str | None) -> Talk:
+    """A conversation just created (or loaded) through the ORM, as the message path reads it."""
+    return Talk(conversation.id, conversation.identity_id, conversation.customer_id,
+                conversation.channel, conversation.status, conversation.state or {},
+                conversation.updated_at, conversation.handoff_requested_at, confirmed_phone)
+
+
+def add_inbound(session: Session, talk: Talk, *, text: str, now: datetime,
+                external_id: str, raw: dict[str, Any] | None,
+                sent_at: datetime | None) -> int | None:
+    """Store a customer's message; its id, or None when this channel message id is already
+    stored (a redelivery: nothing is written)."""
+    dialect = session.get_bind().dialect.name
+    statement = _insert_inbound.get(dialect)
+    if statement is None:
+        flavour = postgresql if dialect == "postgresql" else sqlite
+        statement = _insert_inbound[dialect] = (
+            flavour.insert(_messages)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(_messages.c.id))
+    values = dict(zip(_INBOUND_COLUMNS, (
+        talk.id, "in", talk.channel, external_id, None, "customer", text, None, raw, sent_at,
+        now), strict=True))
+    return session.connection().execute(statement, values).scalar()
+
+
+def find_inbound_row(session: Session, channel: str, external_id: str
+                     ) -> tuple[int, int, str] | None:
+    """(id, conversation id, text) of a stored customer message."""
+    row = session.connection().execute(
+        _FIND_INBOUND, {"channel": channel, "external_id": external_id}).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def save_talk_state(session: Session, talk: Talk, state: dict[str, Any],
+                    now: datetime) -> None:
+    """The engine's new state for a conversation read with `lookup` (no ORM object)."""
+    session.connection().execute(_SAVE_STATE, {"cid": talk.id, "state": state, "now": now})
+
+
+def touch(session: Session, talk: Talk, now: datetime) -> None:
+    session.connection().execute(_TOUCH, {"cid": talk.id, "now": now})
+
+
+def add_replies(session: Session, talk: Talk, reply_to_id: int,
+                replies: list[tuple[str, list[Any]]], now: datetime) -> list[int]:
+    """The bot's replies (text, quick replies) to a customer message; their ids, in order."""
+    if not replies:
+        return []
+    rows = [{"conversation_id": talk.id, "direction": "out", "channel": talk.channel,
+             "external_id": None, "reply_to_id": reply_to_id, "sender": "bot", "text": text,
+             "quick_replies": quick, "raw": None, "sent_at": None, "created_at": now}
+            for text, quick in replies]
+    return list(session.connection().execute(_INSERT_MESSAGES, rows).scalars())
+
 
 
 def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> Conversation:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 from .models import Message, OutboxItem
 
@@ -33,6 +33,30 @@ def enqueue(session: Session, message: Message, *, recipient: str, payload: dict
     item.created_at = now
     session.add(item)
     return item
+
+
+_items = OutboxItem.__table__
+_INSERT_ITEMS = insert(_items).returning(_items.c.id, sort_by_parameter_order=True)
+
+
+def enqueue_replies(session: Session, message_ids: list[int], *, conversation_id: int,
+                    channel: str, recipient: str, payloads: list[dict[str, Any]],
+                    now: datetime, delivered: bool = False,
+                    hold_until: datetime | None = None) -> list[int]:
+    """`enqueue` for the bot's replies to one message, in one statement; the rows' ids."""
+    if not message_ids:
+        return []
+    if delivered:
+        common = {"status": "delivered", "via": "response", "attempts": 1,
+                  "next_attempt_at": now, "delivered_at": now}
+    else:
+        common = {"status": "pending", "via": "held" if hold_until else None, "attempts": 0,
+                  "next_attempt_at": hold_until or now, "delivered_at": None}
+    rows = [{**common, "message_id": message_id, "conversation_id": conversation_id,
+             "channel": channel, "recipient": recipient, "payload": payload,
+             "last_error": None, "created_at": now}
+            for message_id, payload in zip(message_ids, payloads, strict=True)]
+    return list(session.connection().execute(_INSERT_ITEMS, rows).scalars())
 
 
 def take_for_response(session: Session, item_ids: tuple[int, ...],
@@ -84,38 +108,52 @@ def release(session: Session, item_ids: tuple[int, ...], now: datetime, *,
             item.next_attempt_at = now
 
 
+Due = tuple[int, str, str, dict[str, Any], int, datetime, int]
+"""A row claimed for sending: id, channel, recipient, payload, attempts so far, queued at,
+message id."""
+
+
 def claim_due(session: Session, now: datetime, limit: int = 50,
-              channels: tuple[str, ...] | None = None) -> list[OutboxItem]:
+              channels: tuple[str, ...] | None = None) -> list[Due]:
     """Take due rows for sending: leased, so another worker skips them meanwhile.
 
     A row waits while an earlier reply to the same recipient is still pending but not due
     (backing off, leased, or held for a response): a customer reads replies in order.
+    Two statements (select, then lease), no ORM objects: the dispatcher runs this for
+    every reply the API sends.
     """
-    earlier = aliased(OutboxItem)
-    blocked = (select(earlier.id).where(
-        *_pending_before(earlier, OutboxItem.channel, OutboxItem.recipient, OutboxItem.id),
-        earlier.next_attempt_at > now).exists())
-    query = (select(OutboxItem).where(OutboxItem.status == "pending",
-                                      OutboxItem.next_attempt_at <= now, ~blocked)
-             .order_by(OutboxItem.id).limit(limit))
+    earlier = _items.alias("earlier")
+    blocked = (select(earlier.c.id).where(
+        *_pending_before(earlier.c, _items.c.channel, _items.c.recipient, _items.c.id),
+        earlier.c.next_attempt_at > now).exists())
+    query = (select(_items.c.id, _items.c.channel, _items.c.recipient, _items.c.payload,
+                    _items.c.attempts, _items.c.created_at, _items.c.message_id)
+             .where(_items.c.status == "pending", _items.c.next_attempt_at <= now, ~blocked)
+             .order_by(_items.c.id).limit(limit))
     if channels is not None:
-        query = query.where(OutboxItem.channel.in_(channels))
+        query = query.where(_items.c.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    items = list(session.scalars(query))
-    for item in items:
-        item.next_attempt_at = now + LEASE
-        item.via = "api"
-    return items
+    connection = session.connection()
+    rows: list[Due] = [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+    if rows:
+        connection.execute(update(_items).where(_items.c.id.in_([r[0] for r in rows]))
+                           .values(next_attempt_at=now + LEASE, via="api"))
+    return rows
 
 
-def mark_delivered(session: Session, item_id: int, now: datetime) -> OutboxItem | None:
-    """The row as delivered now; None if it was delivered before (or is gone)."""
-    item = session.get(OutboxItem, item_id)
-    if item is not None and item.status != "delivered":
-        _delivered(item, now)
-        return item
-    return None
+def mark_all_delivered(session: Session, item_ids: list[int], now: datetime
+                       ) -> list[tuple[int, int, dict[str, Any]]]:
+    """Rows sent through the API: delivered now, in one statement. The rows that changed,
+    as (id, conversation id, payload); rows delivered before are left alone."""
+    if not item_ids:
+        return []
+    changed = session.connection().execute(
+        update(_items).where(_items.c.id.in_(item_ids), _items.c.status != "delivered")
+        .values(status="delivered", attempts=_items.c.attempts + 1, delivered_at=now,
+                last_error=None)
+        .returning(_items.c.id, _items.c.conversation_id, _items.c.payload))
+    return [(row[0], row[1], row[2]) for row in changed]
 
 
 def _delivered(item: OutboxItem, now: datetime, via: str | None = None) -> None:

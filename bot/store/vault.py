@@ -238,11 +238,11 @@ def _add(session: Session, settings: Settings, found: list[Found], *,
 
 def link_case(session: Session, conversation_id: int, case_id: int) -> None:
     """The conversation's numbers not yet linked belong to the case just filed."""
-    session.execute(update(SensitiveValue)
-                    .where(SensitiveValue.conversation_id == conversation_id,
-                           SensitiveValue.case_id.is_(None))
-                    .values(case_id=case_id)
-                    .execution_options(synchronize_session=False))
+    session.flush()  # numbers kept earlier in this transaction are rows before the update
+    values = SensitiveValue.__table__
+    session.connection().execute(update(values).where(values.c.conversation_id == conversation_id,
+                                                      values.c.case_id.is_(None))
+                                 .values(case_id=case_id))
 
 
 def _of_case(case_id: int, conversation_id: int | None) -> ColumnElement[bool]:

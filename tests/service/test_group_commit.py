@@ -1,0 +1,124 @@
+"""200 web chat customers at once through the real service: the writer commits many
+messages per transaction, and still every message is stored once, in order, and every
+confirmed complaint is one case. Half the messages are delivered twice (at the same time,
+or again after the answer), as a flaky network does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from bot.store.models import Case, ChannelIdentity, Conversation, Message
+from channels import webchat
+from tests.service.conftest import LiveServer
+
+CUSTOMERS = 200
+DEV = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "dev.jsonl"
+CONFIRM = {"zh": "确认", "en": "yes"}
+DONT_KNOW = {"zh": "不知道", "en": "I don't know"}
+
+
+def _dialogues() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in DEV.read_text("utf-8").splitlines() if line.strip()]
+
+
+async def _customer(client: httpx.AsyncClient, dialogue: dict[str, Any], rng: random.Random,
+                    log: dict[str, list[tuple[str, str]]]) -> str:
+    """Play one dialogue to its case number; the visitor id."""
+    visitor = secrets.token_urlsafe(18)
+    lang = dialogue.get("lang", "zh")
+    text = dialogue["opening"]
+    for turn in range(12):
+        body = {"visitor_id": visitor, "text": text, "client_message_id": f"m{turn}",
+                "lang": lang}
+        how = rng.random()
+        if how < 0.25:  # delivered twice at once: one is written, both get its answer
+            first, second = await asyncio.gather(
+                client.post("/channels/webchat/messages", json=body),
+                client.post("/channels/webchat/messages", json=body))
+            assert first.status_code == second.status_code == 200
+            answers = [first.json(), second.json()]
+            assert sorted(a["duplicate"] for a in answers) == [False, True]
+            assert answers[0]["replies"] == answers[1]["replies"]
+            data = answers[0]
+        else:
+            response = await client.post("/channels/webchat/messages", json=body)
+            assert response.status_code == 200, response.text
+            data = response.json()
+            assert data["duplicate"] is False
+            if how < 0.5:  # delivered again after the answer: the same answer, nothing new
+                again = await client.post("/channels/webchat/messages", json=body)
+                assert again.status_code == 200
+                assert again.json()["duplicate"] is True
+                assert again.json()["replies"] == data["replies"]
+        log[visitor].append((f"m{turn}", text))
+        waiting = data["waiting_for"]
+        if waiting is None:
+            break
+        text = CONFIRM[lang] if waiting == "confirm" else \
+            dialogue.get("answers", {}).get(waiting, DONT_KNOW[lang])
+    return visitor
+
+
+async def _crowd(url: str) -> dict[str, list[tuple[str, str]]]:
+    dialogues = _dialogues()
+    rng = random.Random(15)
+    log: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    limits = httpx.Limits(max_connections=CUSTOMERS * 2, max_keepalive_connections=CUSTOMERS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        await asyncio.gather(*(_customer(client, dialogues[i % len(dialogues)],
+                                         random.Random(rng.random()), log)
+                               for i in range(CUSTOMERS)))
+    return log
+
+
+def test_two_hundred_customers_at_once_are_stored_once_in_order_one_case_each(
+        live: LiveServer) -> None:
+    log = asyncio.run(_crowd(live.url))
+    assert len(log) == CUSTOMERS
+    # The writer did put several messages in one transaction (else this tests nothing new).
+    assert live.service.pipeline.writer.batches > 0
+
+    with live.service.sessions() as session:
+        rows = session.execute(
+            select(ChannelIdentity.external_id, Message)
+            .join(Conversation, Conversation.identity_id == ChannelIdentity.id)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(ChannelIdentity.channel == "webchat")
+            .order_by(Message.id)).all()
+        cases = session.execute(
+            select(ChannelIdentity.external_id, Case.number)
+            .join(Conversation, Conversation.identity_id == ChannelIdentity.id)
+            .join(Case, Case.conversation_id == Conversation.id)).all()
+
+    stored: dict[str, list[Message]] = defaultdict(list)
+    for visitor, message in rows:
+        stored[visitor].append(message)
+    for visitor, sent in log.items():
+        messages = stored[visitor]
+        inbound = [m for m in messages if m.direction == "in"]
+        # Every message once, in the order the customer sent them.
+        assert [m.text for m in inbound] == [text for _, text in sent], visitor
+        assert [webchat.client_message_id(m.external_id or "") for m in inbound] == \
+            [mid for mid, _ in sent], visitor
+        # Each answer follows the message it answers, before the customer's next one.
+        current = None
+        for m in messages:
+            if m.direction == "in":
+                current = m.id
+            else:
+                assert m.reply_to_id == current, visitor
+    numbers = defaultdict(list)
+    for visitor, number in cases:
+        numbers[visitor].append(number)
+    # One case per confirmation: every dialogue here ends confirmed, once.
+    assert {v: len(n) for v, n in numbers.items()} == {v: 1 for v in log}
+    assert len({n for ns in numbers.values() for n in ns}) == CUSTOMERS
