@@ -407,7 +407,7 @@ def run_target(name: str, target_no: int, args: argparse.Namespace,
         ready = common.healthz(port)
     else:
         argv = [sys.executable, "-m", "bench.form_bot", "--port", str(port), "--token", token,
-                "--api-base", api_base, "--secret", secret, "--data", str(workdir / name),
+                "--api-base", api_base, f"--secret={secret}", "--data", str(workdir / name),
                 *target.form_args]
         ready = _form_ready(port, fake_url)
     server = common.Server(name, argv, env, workdir / f"{name}.log")
