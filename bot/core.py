@@ -32,7 +32,8 @@ class Core:
 def build_core(settings: Settings, senders: dict[str, Sender] | None = None) -> Core:
     """Migrate the store, warm the engine, and wire pipeline and dispatcher to them."""
     db = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
-                     timeout=settings.db_timeout_seconds)
+                     timeout=settings.db_timeout_seconds,
+                     sqlite_synchronous=settings.sqlite_synchronous)
     migrate(db)
     sessions = make_sessionmaker(db)
     engine = Engine(institution=load_institution(settings))  # a wrong file stops start-up

@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     commit_batch: int = Field(
         64, ge=1, le=1000, description="inbound messages written in one transaction at most "
         "(group commit: a burst costs one commit; 1 commits every message on its own)")
+    sqlite_synchronous: Literal["NORMAL", "FULL", "EXTRA"] = Field(
+        "NORMAL", description="SQLite's synchronous setting (WAL): NORMAL, a committed message "
+        "survives the service crashing; FULL, it survives the machine losing power too "
+        "(an fsync per commit, shared by the messages of a batch)")
     writer_threads: int = Field(
         4, ge=1, le=32, description="threads writing inbound messages on PostgreSQL, each "
         "with its own connection (one customer's messages always share one); SQLite has one")
@@ -107,6 +112,11 @@ class Settings(BaseSettings):
         None, description="where the generated vault key is kept (mode 0600) when "
         "INTAKE_VAULT_KEY is unset: unset = beside the SQLite database (intake.db -> "
         "intake.vault-key), or ./intake.vault-key with PostgreSQL")
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _synchronous(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("hotline_api_key")
     @classmethod

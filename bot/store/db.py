@@ -59,17 +59,26 @@ def _parse(url: str | URL) -> URL:
     )
 
 
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+
+
 def make_engine(url: str, *, connect_timeout: float | None = None,
-                timeout: float | None = None) -> Engine:
+                timeout: float | None = None, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine for a ``sqlite:///`` or ``postgresql+psycopg://`` URL (ValueError otherwise).
 
     `connect_timeout` bounds a new PostgreSQL connection; `timeout` bounds a statement and a
     lock wait on PostgreSQL, a wait for a pooled connection, and SQLite's busy wait (without
     it: 30 s of busy wait, no PostgreSQL limits, as tools and tests want).
+    `sqlite_synchronous`: SQLite's `synchronous` pragma in WAL mode: NORMAL (a commit
+    survives the process crashing, not the machine losing power) or FULL/EXTRA (it survives
+    both: an fsync per commit, which group commit shares among the messages of a batch).
     """
     parsed = _parse(url)
+    if sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"SQLite synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, timeout or SQLITE_BUSY_TIMEOUT_S)
+        return _sqlite_engine(parsed, timeout or SQLITE_BUSY_TIMEOUT_S,
+                              sqlite_synchronous.upper())
     connect_args: dict[str, Any] = {}
     if connect_timeout is not None:
         # libpq counts whole seconds, at least 2.
@@ -105,7 +114,7 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
+def _sqlite_engine(url: URL, busy_seconds: float, synchronous: str) -> Engine:
     busy_ms = max(1, round(busy_seconds * 1000))
     engine = create_engine(
         url,
@@ -121,7 +130,7 @@ def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             _wal(cursor)
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
