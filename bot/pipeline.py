@@ -254,8 +254,8 @@ class Pipeline:
             raw = {**(raw or {}), "attachments": [
                 {"kind": a.kind, "ref": a.ref, "meta": a.meta} for a in inbound.attachments]}
         message_id = conversations.add_inbound(session, talk, text=masked, now=now,
-                                               external_id=inbound.message_id, raw=raw,
-                                               sent_at=inbound.timestamp)
+                                               external_id=inbound.message_id,
+                                               raw_payload=raw, sent_at=inbound.timestamp)
         if message_id is None:  # a redelivery: answer as the first time
             earlier = conversations.find_inbound_row(session, inbound.channel,
                                                      inbound.message_id)
@@ -318,8 +318,11 @@ class Pipeline:
                                       kind=_HINT_KINDS.get(inbound.kind, "text")))
         elapsed = time.perf_counter() - t0
         after_commit(session, lambda: self.metrics.step_seconds.observe(elapsed))
-        if step.events:  # filing, a lookup, a rating, a handoff: the ORM's work
-            step, replies = self._carry_out(session, orm(), step, now, local_now)
+        if step.events:  # filing, a lookup, a rating, a handoff
+            # Only a handoff changes the conversation row beyond its state: the ORM's work.
+            handoff = any(isinstance(e, HandoffRequested) for e in step.events)
+            subject = orm() if handoff or conversation is not None else talk
+            step, replies = self._carry_out(session, subject, step, now, local_now)
         else:
             replies = list(step.replies)
         if conversation is not None:
@@ -359,8 +362,9 @@ class Pipeline:
             session.refresh(conversation)
         return phone
 
-    def _carry_out(self, session: Session, conversation: Conversation, step: Step,
-                   now: datetime, local_now: datetime) -> tuple[Step, list[Reply]]:
+    def _carry_out(self, session: Session, conversation: Conversation | conversations.Talk,
+                   step: Step, now: datetime, local_now: datetime
+                   ) -> tuple[Step, list[Reply]]:
         """Do what the engine asked (file, look up, hand over) and collect every reply."""
         replies = list(step.replies)
         for event in step.events:
@@ -400,13 +404,14 @@ class Pipeline:
                                             local_now)
                 replies.extend(said)
             elif isinstance(event, HandoffRequested):
+                assert isinstance(conversation, Conversation)  # see _handle
                 step = self._queue_for_agent(session, conversation, step, event.reason, now,
                                              local_now)
                 replies.extend(step.replies)
         return step, replies
 
-    def _status(self, session: Session, conversation: Conversation, event: LookupStatus,
-                now: datetime) -> StatusResult:
+    def _status(self, session: Session, conversation: Conversation | conversations.Talk,
+                event: LookupStatus, now: datetime) -> StatusResult:
         """A case's status for its own customer; for anyone else, only on the phone number
         on the case, a few tries an hour, linking nothing. Every lookup is audited."""
         number = event.case_number
@@ -437,9 +442,9 @@ class Pipeline:
                                 by_phone=True)
         return StatusResult(number, False, by_phone=True, limited=outcome == "limited")
 
-    def _feedback(self, session: Session, conversation: Conversation, step: Step,
-                  event: RatingGiven | RatingComment | ReviewRequested, now: datetime,
-                  local_now: datetime) -> tuple[Step, list[Reply]]:
+    def _feedback(self, session: Session, conversation: Conversation | conversations.Talk,
+                  step: Step, event: RatingGiven | RatingComment | ReviewRequested,
+                  now: datetime, local_now: datetime) -> tuple[Step, list[Reply]]:
         """Keep the customer's rating on their case; a review they ask for reopens it."""
         case = cases.find_for_customer(session, event.case_number, conversation.customer_id)
         if isinstance(event, ReviewRequested):

@@ -6,10 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import raw
 from .models import Case, CaseCounter, CaseEvent
 
 # The fields of the brief, in the brief's order, as `--json` and exports name them.
@@ -23,13 +24,18 @@ def next_number(session: Session, day: date, prefix: str) -> str:
     One atomic upsert per number: concurrent transactions queue on the day's counter row.
     """
     key = day.strftime("%Y%m%d")
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(CaseCounter).values(day=key, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.day],
-                                      set_={"last": CaseCounter.last + 1})
-    last = session.connection().execute(stmt.returning(CaseCounter.last)).scalar_one()
+    statement = _NEXT_NUMBER[session.get_bind().dialect.name]
+    last = statement.run(session, {"day": key}).fetchone()[0]
     return f"{prefix}{key}-{last:04d}"
+
+
+_counters = CaseCounter.__table__
+_NEXT_NUMBER = {
+    name: raw.Statement(flavour.insert(_counters).values(day=bindparam("day"), last=1)
+                        .on_conflict_do_update(index_elements=[_counters.c.day],
+                                               set_={"last": _counters.c.last + 1})
+                        .returning(_counters.c.last))
+    for name, flavour in (("sqlite", sqlite), ("postgresql", postgresql))}
 
 
 def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: int,

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import raw
 from .models import Case, ChannelIdentity, Conversation, Customer, Message
 
 # ---- the message path: SQLAlchemy Core, statements built once ---------------------------
@@ -36,44 +37,53 @@ class Talk:
     state: dict[str, Any]
     updated_at: datetime
     handoff_requested_at: datetime | None
+    callback_reason: str | None
     confirmed_phone: str | None  # the customer's phone, when they confirmed it
 
 
-_LOOKUP = (
+_LOOKUP = raw.Statement(
     select(_conversations.c.id, _conversations.c.identity_id, _conversations.c.customer_id,
            _conversations.c.channel, _conversations.c.status, _conversations.c.state,
            _conversations.c.updated_at, _conversations.c.handoff_requested_at,
-           _customers.c.phone, _customers.c.phone_confirmed_at)
+           _conversations.c.callback_reason, _customers.c.phone,
+           _customers.c.phone_confirmed_at)
     .join(_identities, _conversations.c.identity_id == _identities.c.id)
     .join(_customers, _conversations.c.customer_id == _customers.c.id)
     .where(_identities.c.channel == bindparam("channel"),
            _identities.c.external_id == bindparam("external_id"))
     .with_for_update(of=_conversations))
-_SAVE_STATE = (update(_conversations).where(_conversations.c.id == bindparam("cid"))
-               .values(state=bindparam("state"), version=_conversations.c.version + 1,
-                       updated_at=bindparam("now")))
-_TOUCH = (update(_conversations).where(_conversations.c.id == bindparam("cid"))
-          .values(updated_at=bindparam("now")))
-_INSERT_MESSAGES = insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True)
-_INBOUND_COLUMNS = ("conversation_id", "direction", "channel", "external_id", "reply_to_id",
+_SAVE_STATE = raw.Statement(
+    update(_conversations).where(_conversations.c.id == bindparam("cid"))
+    .values(state=bindparam("state"), version=_conversations.c.version + 1,
+            updated_at=bindparam("now")))
+_TOUCH = raw.Statement(update(_conversations).where(_conversations.c.id == bindparam("cid"))
+                       .values(updated_at=bindparam("now")))
+_MESSAGE_COLUMNS = ("conversation_id", "direction", "channel", "external_id", "reply_to_id",
                     "sender", "text", "quick_replies", "raw", "sent_at", "created_at")
+_ROW = {name: bindparam(name) for name in _MESSAGE_COLUMNS}
+_INSERT_MESSAGE = raw.Statement(insert(_messages).values(_ROW).returning(_messages.c.id))
+# A redelivered message hits the unique (channel, external_id) and inserts nothing.
+_INSERT_INBOUND = {
+    name: raw.Statement(flavour.insert(_messages).values(_ROW)
+                        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+                        .returning(_messages.c.id))
+    for name, flavour in (("sqlite", sqlite), ("postgresql", postgresql))}
 _FIND_INBOUND = select(_messages.c.id, _messages.c.conversation_id, _messages.c.text).where(
     _messages.c.channel == bindparam("channel"),
     _messages.c.external_id == bindparam("external_id"))
-_insert_inbound: dict[str, Any] = {}
 
 
 def lookup(session: Session, channel: str, external_id: str) -> Talk | None:
     """The conversation of a known channel user, locked for this transaction (on SQLite the
     transaction's BEGIN IMMEDIATE already serialises writers); None for a new user."""
-    row = session.connection().execute(
-        _LOOKUP, {"channel": channel, "external_id": external_id}).first()
+    row = _LOOKUP.run(session, {"channel": channel, "external_id": external_id}).fetchone()
     if row is None:
         return None
-    (cid, identity_id, customer_id, chan, status, state, updated_at, handoff_at, phone,
-     confirmed) = row
-    return Talk(cid, identity_id, customer_id, chan, status, state or {}, updated_at,
-                handoff_at, phone if confirmed else None)
+    (cid, identity_id, customer_id, chan, status, state, updated_at, handoff_at, callback,
+     phone, confirmed) = row
+    return Talk(cid, identity_id, customer_id, chan, status, raw.json_value(state) or {},
+                raw.timestamp(updated_at), raw.timestamp(handoff_at),  # type: ignore[arg-type]
+                callback, phone if confirmed else None)
 
 
 _IDENTITY_ID = select(_identities.c.id).where(
@@ -104,33 +114,39 @@ def start(session: Session, channel: str, external_id: str, display_name: str | 
         "identity_id": identity_id, "customer_id": customer_id, "channel": channel,
         "status": "bot", "state": {}, "version": 0, "created_at": now, "updated_at": now,
         "handoff_urgent": False}).scalar_one()
-    return Talk(conversation_id, identity_id, customer_id, channel, "bot", {}, now, None, None)
+    return Talk(conversation_id, identity_id, customer_id, channel, "bot", {}, now, None, None,
+                None)
 
 
 def talk_of(conversation: Conversation, confirmed_phone: str | None) -> Talk:
     """A conversation just created (or loaded) through the ORM, as the message path reads it."""
     return Talk(conversation.id, conversation.identity_id, conversation.customer_id,
                 conversation.channel, conversation.status, conversation.state or {},
-                conversation.updated_at, conversation.handoff_requested_at, confirmed_phone)
+                conversation.updated_at, conversation.handoff_requested_at,
+                conversation.callback_reason, confirmed_phone)
+
+
+def _message(session: Session, talk: Talk, *, direction: str, sender: str, text: str,
+             now: datetime, external_id: str | None = None, reply_to_id: int | None = None,
+             quick_replies: list[Any] | None = None, raw_payload: Any = None,
+             sent_at: datetime | None = None) -> dict[str, Any]:
+    return {"conversation_id": talk.id, "direction": direction, "channel": talk.channel,
+            "external_id": external_id, "reply_to_id": reply_to_id, "sender": sender,
+            "text": text, "quick_replies": raw.bind_json(quick_replies),
+            "raw": raw.bind_json(raw_payload), "sent_at": raw.bind_time(session, sent_at),
+            "created_at": raw.bind_time(session, now)}
 
 
 def add_inbound(session: Session, talk: Talk, *, text: str, now: datetime,
-                external_id: str, raw: dict[str, Any] | None,
+                external_id: str, raw_payload: dict[str, Any] | None,
                 sent_at: datetime | None) -> int | None:
     """Store a customer's message; its id, or None when this channel message id is already
     stored (a redelivery: nothing is written)."""
-    dialect = session.get_bind().dialect.name
-    statement = _insert_inbound.get(dialect)
-    if statement is None:
-        flavour = postgresql if dialect == "postgresql" else sqlite
-        statement = _insert_inbound[dialect] = (
-            flavour.insert(_messages)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(_messages.c.id))
-    values = dict(zip(_INBOUND_COLUMNS, (
-        talk.id, "in", talk.channel, external_id, None, "customer", text, None, raw, sent_at,
-        now), strict=True))
-    return session.connection().execute(statement, values).scalar()
+    statement = _INSERT_INBOUND[session.get_bind().dialect.name]
+    row = statement.run(session, _message(
+        session, talk, direction="in", sender="customer", text=text, now=now,
+        external_id=external_id, raw_payload=raw_payload, sent_at=sent_at)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def find_inbound_row(session: Session, channel: str, external_id: str
@@ -144,24 +160,21 @@ def find_inbound_row(session: Session, channel: str, external_id: str
 def save_talk_state(session: Session, talk: Talk, state: dict[str, Any],
                     now: datetime) -> None:
     """The engine's new state for a conversation read with `lookup` (no ORM object)."""
-    session.connection().execute(_SAVE_STATE, {"cid": talk.id, "state": state, "now": now})
+    _SAVE_STATE.run(session, {"cid": talk.id, "state": raw.bind_json(state),
+                              "now": raw.bind_time(session, now)})
 
 
 def touch(session: Session, talk: Talk, now: datetime) -> None:
-    session.connection().execute(_TOUCH, {"cid": talk.id, "now": now})
+    _TOUCH.run(session, {"cid": talk.id, "now": raw.bind_time(session, now)})
 
 
 def add_replies(session: Session, talk: Talk, reply_to_id: int,
                 replies: list[tuple[str, list[Any]]], now: datetime) -> list[int]:
     """The bot's replies (text, quick replies) to a customer message; their ids, in order."""
-    if not replies:
-        return []
-    rows = [{"conversation_id": talk.id, "direction": "out", "channel": talk.channel,
-             "external_id": None, "reply_to_id": reply_to_id, "sender": "bot", "text": text,
-             "quick_replies": quick, "raw": None, "sent_at": None, "created_at": now}
-            for text, quick in replies]
-    return list(session.connection().execute(_INSERT_MESSAGES, rows).scalars())
-
+    return [int(_INSERT_MESSAGE.run(session, _message(
+        session, talk, direction="out", sender="bot", text=text, now=now,
+        reply_to_id=reply_to_id, quick_replies=quick)).fetchone()[0])
+        for text, quick in replies]
 
 
 def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> Conversation:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import raw
 from .models import Case, ChannelIdentity, Conversation, Customer
 
 
@@ -57,15 +58,23 @@ def confirm_phone(
     A typed number is a claim, not a proof: it links this customer to no one (else anyone
     could read another's cases by typing their number).
     """
-    customer = session.get(Customer, customer_id)
-    if customer is None or not phone:
+    if not phone:
         return
-    if customer.phone_verified_at is None or customer.phone == phone:
-        customer.phone = phone
-        customer.phone_confirmed_at = now
-    if name:
-        customer.name = name
-    customer.updated_at = now
+    if session.new or session.dirty:
+        session.flush()  # a phone verified earlier in this transaction is in the row first
+    _CONFIRM_PHONE.run(session, {"cid": customer_id, "phone": phone, "name": name or None,
+                                 "now": raw.bind_time(session, now)})
+
+
+_customers = Customer.__table__
+_keep = _customers.c.phone_verified_at.is_(None) | (_customers.c.phone == bindparam("phone"))
+_CONFIRM_PHONE = raw.Statement(
+    update(_customers).where(_customers.c.id == bindparam("cid"))
+    .values(phone=case((_keep, bindparam("phone")), else_=_customers.c.phone),
+            phone_confirmed_at=case((_keep, bindparam("now")),
+                                    else_=_customers.c.phone_confirmed_at),
+            name=func.coalesce(bindparam("name"), _customers.c.name),
+            updated_at=bindparam("now")))
 
 
 def verify_phone(

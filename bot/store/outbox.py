@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from . import raw
 from .models import Message, OutboxItem
 
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its sender died
@@ -36,27 +37,31 @@ def enqueue(session: Session, message: Message, *, recipient: str, payload: dict
 
 
 _items = OutboxItem.__table__
-_INSERT_ITEMS = insert(_items).returning(_items.c.id, sort_by_parameter_order=True)
+_ITEM_COLUMNS = ("message_id", "conversation_id", "channel", "recipient", "payload", "status",
+                 "via", "attempts", "next_attempt_at", "delivered_at", "last_error",
+                 "created_at")
+_INSERT_ITEM = raw.Statement(insert(_items).values({c: bindparam(c) for c in _ITEM_COLUMNS})
+                             .returning(_items.c.id))
 
 
 def enqueue_replies(session: Session, message_ids: list[int], *, conversation_id: int,
                     channel: str, recipient: str, payloads: list[dict[str, Any]],
                     now: datetime, delivered: bool = False,
                     hold_until: datetime | None = None) -> list[int]:
-    """`enqueue` for the bot's replies to one message, in one statement; the rows' ids."""
-    if not message_ids:
-        return []
+    """`enqueue` for the bot's replies to one message, without ORM objects; the rows' ids."""
+    at = raw.bind_time(session, now)
     if delivered:
         common = {"status": "delivered", "via": "response", "attempts": 1,
-                  "next_attempt_at": now, "delivered_at": now}
+                  "next_attempt_at": at, "delivered_at": at}
     else:
         common = {"status": "pending", "via": "held" if hold_until else None, "attempts": 0,
-                  "next_attempt_at": hold_until or now, "delivered_at": None}
-    rows = [{**common, "message_id": message_id, "conversation_id": conversation_id,
-             "channel": channel, "recipient": recipient, "payload": payload,
-             "last_error": None, "created_at": now}
-            for message_id, payload in zip(message_ids, payloads, strict=True)]
-    return list(session.connection().execute(_INSERT_ITEMS, rows).scalars())
+                  "next_attempt_at": raw.bind_time(session, hold_until or now),
+                  "delivered_at": None}
+    return [int(_INSERT_ITEM.run(session, {
+        **common, "message_id": message_id, "conversation_id": conversation_id,
+        "channel": channel, "recipient": recipient, "payload": raw.bind_json(payload),
+        "last_error": None, "created_at": at}).fetchone()[0])
+        for message_id, payload in zip(message_ids, payloads, strict=True)]
 
 
 def take_for_response(session: Session, item_ids: tuple[int, ...],

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from workflow.extract.sensitive import SensitiveSpan, find_sensitive, redact
 from workflow.numerals import read_out_numbers
 
 from ..settings import Settings
+from . import raw
 from .models import SensitiveValue
 
 log = logging.getLogger(__name__)
@@ -238,11 +239,16 @@ def _add(session: Session, settings: Settings, found: list[Found], *,
 
 def link_case(session: Session, conversation_id: int, case_id: int) -> None:
     """The conversation's numbers not yet linked belong to the case just filed."""
-    session.flush()  # numbers kept earlier in this transaction are rows before the update
-    values = SensitiveValue.__table__
-    session.connection().execute(update(values).where(values.c.conversation_id == conversation_id,
-                                                      values.c.case_id.is_(None))
-                                 .values(case_id=case_id))
+    if session.new:
+        session.flush()  # numbers kept earlier in this transaction are rows before the update
+    _LINK_CASE.run(session, {"conversation_id": conversation_id, "case_id": case_id})
+
+
+_values = SensitiveValue.__table__
+_LINK_CASE = raw.Statement(
+    update(_values).where(_values.c.conversation_id == bindparam("conversation_id"),
+                          _values.c.case_id.is_(None))
+    .values(case_id=bindparam("case_id")))
 
 
 def _of_case(case_id: int, conversation_id: int | None) -> ColumnElement[bool]:
