@@ -1,7 +1,7 @@
 """End-to-end benchmark: the real service over HTTP, driven by simulated web chat customers.
 
     python -m bench.e2e [--customers 20] [--seconds 15] [--db sqlite,postgresql,postgresql-2w]
-                        [--json]
+                        [--think 0] [--json]
 
 For each target a server is started as its own process on a free port and stopped at the
 end: a bare FastAPI endpoint (`bench/bare_app.py`, `POST /echo`, the framework's floor), then
@@ -22,6 +22,11 @@ complaint seen by the client, one `in` message per answered message. The summary
 the goals: SQLite's messages/s at least 15% of the bare endpoint's, `--workers 2` on
 PostgreSQL at least as fast as SQLite, p99 under 50 ms for every service target. With
 `--json` the human report goes to stderr and stdout gets one JSON object with every figure.
+
+Closed-loop customers saturate the server, so their latency is mostly waiting in line (20
+customers at R messages/s wait about 20/R s each). `--think S` makes each customer wait S
+seconds between an answer and the next message, as people reading and typing do: the
+latency at a load below saturation.
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ async def _customer(spec: common.Spec, index: int, stats: ClientStats,
                     break
                 if done >= end:
                     break  # time is up: do not start another message
+                if spec["think"]:  # the customer reads the answer and types the next one
+                    await asyncio.sleep(spec["think"])
                 if bare:
                     message = script[turn + 1]
                 else:
@@ -208,7 +215,8 @@ def _pg_database(url: str | None) -> str | None:
 
 def run_load(target: Target, port: int, args: argparse.Namespace,
              dialogues: list[common.Dialogue], server: common.Server) -> Result:
-    specs = common.client_specs(args, dialogues, kind=target.kind, port=port)
+    specs = common.client_specs(args, dialogues, kind=target.kind, port=port,
+                                think=args.think)
     pg_db = _pg_database(target.database_url)
     with common.LoadClients(_client, specs) as clients:
         (server0, pg0, (busy0, all0)), (server1, pg1, (busy1, all1)) = \
@@ -504,7 +512,12 @@ def main() -> None:
                         help="seconds to wait for a server's /healthz")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object to stdout (the human report to stderr)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each customer waits between an answer and their next "
+                             "message (0: closed loop, the server saturated)")
     args = parser.parse_args()
+    if args.think < 0:
+        parser.error("--think must be >= 0")
     dbs = common.names_option(parser, "--db", args.db, SERVICE_TARGETS)
     dialogues = common.checked_dialogues(parser, args)
 
@@ -515,8 +528,8 @@ def main() -> None:
         if figs or failures:
             summary(results, figs, verdicts, failures, args)
     if args.json:
-        print(json.dumps({"customers": args.customers, "seconds": args.seconds,
-                          "warmup": args.warmup, "cores": CORES,
+        print(json.dumps({"customers": args.customers, "think": args.think,
+                          "seconds": args.seconds, "warmup": args.warmup, "cores": CORES,
                           "client_processes": common.client_count(args.client_processes,
                                                                   args.customers),
                           "targets": figs, "failed": failures,
@@ -532,7 +545,8 @@ def run_all(args: argparse.Namespace, dbs: list[str], dialogues: list[common.Dia
     """Every target in turn, each reported as it ends: the results, their figures, the
     targets that failed (why), and whether anything failed or the database disagreed."""
     nproc = common.client_count(args.client_processes, args.customers)
-    print(f"end-to-end web chat: {args.customers} closed-loop customers in {nproc} client "
+    loop = "closed-loop" if not args.think else f"{args.think:g} s think time,"
+    print(f"end-to-end web chat: {args.customers} {loop} customers in {nproc} client "
           f"processes (asyncio, raw HTTP/1.1 keep-alive), {args.warmup:g} s warm-up + "
           f"{args.seconds:g} s measured, {len(dialogues)} dialogues from {args.dialogues.name}")
     print(f"machine: {CORES} CPU cores shared by the load client, the server and "
