@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         "survives the service crashing; FULL, it survives the machine losing power too "
         "(an fsync per commit, shared by the messages of a batch)")
     writer_threads: int = Field(
-        4, ge=1, le=32, description="threads writing inbound messages on PostgreSQL, each "
+        2, ge=1, le=32, description="threads writing inbound messages on PostgreSQL, each "
         "with its own connection (one customer's messages always share one); SQLite has one")
 
     telegram_token: SecretStr | None = Field(None, description="the bot's token from BotFather")

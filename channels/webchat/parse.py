@@ -110,7 +110,9 @@ def _inbound(data: dict[str, Any], visitor_id: str, now: datetime) -> Inbound:
     lang = _lang(data)
     return Inbound(channel=CHANNEL, user_id=visitor_id,
                    message_id=message_key(visitor_id, message_id), text=text,
-                   timestamp=now, lang=lang, raw=dict(data))
+                   timestamp=now, lang=lang,
+                   # The visitor id is a credential: the message keeps what else came.
+                   raw={k: v for k, v in data.items() if k != "visitor_id"})
 
 
 def parse_http_message(data: object, now: datetime) -> Inbound:

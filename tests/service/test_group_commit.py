@@ -113,6 +113,8 @@ def test_two_hundred_customers_at_once_are_stored_once_in_order_one_case_each(
         assert [m.text for m in inbound] == [text for _, text in sent], visitor
         assert [webchat.client_message_id(m.external_id or "") for m in inbound] == \
             [mid for mid, _ in sent], visitor
+        # The visitor id is a credential: no stored message keeps it.
+        assert not any(visitor in json.dumps(m.raw or {}) for m in messages)
         # Each answer follows the message it answers, before the customer's next one.
         current = None
         for m in messages:
