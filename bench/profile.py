@@ -62,6 +62,8 @@ def _group(filename: str) -> str:
         return "SQLAlchemy"
     if "jieba" in filename:
         return "engine (jieba)"
+    if "psycopg" in filename:
+        return "database driver (psycopg; its waits for the server included)"
     if filename == "~":
         return "built-ins and C (driver calls, regex, json...)"
     return "other Python (stdlib, prometheus, phonenumbers...)"

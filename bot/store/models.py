@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -174,10 +175,16 @@ class ChannelIdentity(Base):
     created_at: Mapped[datetime] = _ts()
 
 
+_WAITING = text("status = 'bot' AND handoff_requested_at IS NOT NULL")
+
+
 class Conversation(Base):
     """One per channel identity; the engine state lives here as JSON."""
 
     __tablename__ = "conversations"
+    # The queue for a person: counted at every handoff (how many wait ahead).
+    __table_args__ = (Index("ix_conversations_waiting", "handoff_urgent", "handoff_requested_at",
+                            sqlite_where=_WAITING, postgresql_where=_WAITING),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
