@@ -10,15 +10,18 @@ import json
 import random
 import secrets
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from bot.settings import Settings
 from bot.store.models import Case, ChannelIdentity, Conversation, Message
 from channels import webchat
-from tests.service.conftest import LiveServer
+from tests.service.conftest import LiveServer, serving
 
 CUSTOMERS = 200
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "dev.jsonl"
@@ -31,15 +34,19 @@ def _dialogues() -> list[dict[str, Any]]:
 
 
 async def _send(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
-    """POST one message until it is answered: a 503 (the store too slow for this crowd on a
-    busy machine) is no acknowledgement, and the widget sends again with the same id."""
+    """POST one message until it is answered. A 503 or a connection lost is no
+    acknowledgement: the widget sends again with the same id, as here."""
     for _ in range(20):
-        response = await client.post("/channels/webchat/messages", json=body)
+        try:
+            response = await client.post("/channels/webchat/messages", json=body)
+        except httpx.TransportError:
+            await asyncio.sleep(0.5)
+            continue
         if response.status_code != 503:
             assert response.status_code == 200, response.text
             return response.json()
         await asyncio.sleep(0.5)
-    raise AssertionError("still 503 after 20 tries")
+    raise AssertionError("not answered after 20 tries")
 
 
 async def _customer(client: httpx.AsyncClient, dialogue: dict[str, Any], rng: random.Random,
@@ -84,8 +91,18 @@ async def _crowd(url: str) -> dict[str, list[tuple[str, str]]]:
     return log
 
 
+@pytest.fixture
+def patient(database_url: str) -> Iterator[LiveServer]:
+    """The service with a store timeout long enough for the whole crowd's queue: this test
+    is about what is stored, not how fast (bench/e2e.py measures that)."""
+    with serving(Settings(database_url=database_url, db_timeout_seconds=60,
+                          _env_file=None)) as server:
+        yield server
+
+
 def test_two_hundred_customers_at_once_are_stored_once_in_order_one_case_each(
-        live: LiveServer) -> None:
+        patient: LiveServer) -> None:
+    live = patient
     log = asyncio.run(_crowd(live.url))
     assert len(log) == CUSTOMERS
     # The writer did put several messages in one transaction (else this tests nothing new).
