@@ -14,7 +14,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -124,6 +125,11 @@ class Pipeline:
         # Inbound messages are written by one thread, many to a commit (bot/writer.py).
         self.writer = GroupCommit(sessions, self._writer, settings.commit_batch,
                                   threads=1 if sqlite else settings.writer_threads)
+        # Messages queued or being written, by (channel, sender, message id): a resend
+        # while the first is still on its way (a 503 under load, a channel's retry) waits
+        # for the same write instead of queueing another.
+        self._inflight: dict[tuple[str, str, str], Future[Handled]] = {}
+        self._inflight_lock = threading.Lock()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -150,20 +156,43 @@ class Pipeline:
         `Expired`, storing nothing (a web chat visitor id is a credential that expires).
         """
         started = time.perf_counter()
-        result = self.writer.run(self._job(inbound, answered_inline, hold_seconds, max_idle),
-                                 self._retry(inbound), (inbound.channel, inbound.user_id))
-        return self._handled(inbound, result, answered_inline, started)
+        future, first = self._submit(inbound, answered_inline, hold_seconds, max_idle)
+        return self._handled(inbound, _as_resend(future.result(), first), answered_inline,
+                             started)
 
     async def handle_async(self, inbound: Inbound, *, answered_inline: bool = False,
                            hold_seconds: float | None = None,
                            max_idle: timedelta | None = None) -> Handled:
         """`handle` for the event loop: it waits for the writer without holding a thread."""
         started = time.perf_counter()
-        future = self.writer.submit(self._job(inbound, answered_inline, hold_seconds,
-                                              max_idle), self._retry(inbound),
-                                    (inbound.channel, inbound.user_id))
-        result = await asyncio.wrap_future(future)
-        return self._handled(inbound, result, answered_inline, started)
+        future, first = self._submit(inbound, answered_inline, hold_seconds, max_idle)
+        waiter = asyncio.wrap_future(future)
+        # A caller that gave up (503 after its timeout) must not cancel the write, which a
+        # resend may share; its outcome is then read here so it is not reported unread.
+        waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+        result = await asyncio.shield(waiter)
+        return self._handled(inbound, _as_resend(result, first), answered_inline, started)
+
+    def _submit(self, inbound: Inbound, answered_inline: bool, hold_seconds: float | None,
+                max_idle: timedelta | None) -> tuple[Future[Handled], bool]:
+        """The writer's future for this message, and whether this call queued it (False: a
+        resend joined the write already on its way)."""
+        key = (inbound.channel, inbound.user_id, inbound.message_id)
+        with self._inflight_lock:
+            future = self._inflight.get(key)
+            if future is not None:
+                return future, False
+            future = self.writer.submit(
+                self._job(inbound, answered_inline, hold_seconds, max_idle),
+                self._retry(inbound), (inbound.channel, inbound.user_id))
+            self._inflight[key] = future
+        future.add_done_callback(lambda done: self._forget(key, done))
+        return future, True
+
+    def _forget(self, key: tuple[str, str, str], done: Future[Handled]) -> None:
+        with self._inflight_lock:
+            if self._inflight.get(key) is done:
+                del self._inflight[key]
 
     def _job(self, inbound: Inbound, answered_inline: bool, hold_seconds: float | None,
              max_idle: timedelta | None) -> Callable[[Session], Handled]:
@@ -500,6 +529,12 @@ class Pipeline:
         return Handled(outbound, True, talk.id, talk.state.get("waiting_for"),
                        tuple(items[m.id] for m in replies if m.id in items),
                        masked_text=earlier_text if earlier_text != text else None)
+
+
+def _as_resend(handled: Handled, first: bool) -> Handled:
+    """What a resend that joined the first delivery's write is answered: the same replies,
+    marked as a redelivery (as when the first was already stored)."""
+    return handled if first or handled.duplicate else replace(handled, duplicate=True)
 
 
 def _answers_feedback(conversation: Conversation | conversations.Talk, text: str) -> bool:

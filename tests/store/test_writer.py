@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import ChannelState
+from bot.store.models import ChannelState, Message
 from bot.writer import GroupCommit, after_commit
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -117,3 +118,51 @@ def test_one_customers_messages_stay_in_order_across_writer_threads(
     for f in futures:
         f.result(10)
     assert all(order == list(range(20)) for order in seen.values())
+
+
+@contextlib.contextmanager
+def _busy(pipeline: Any, sessions: sessionmaker[Session]) -> Iterator[None]:
+    """The store busy with another writer: on SQLite the pipeline's write lock, on
+    PostgreSQL a lock on the messages table that the message's insert waits for."""
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        with pipeline.transaction():
+            yield
+        return
+    with sessions.begin() as session:
+        session.execute(text("LOCK TABLE messages IN SHARE ROW EXCLUSIVE MODE"))
+        yield
+
+
+def test_resends_of_a_message_on_its_way_join_its_write(
+        session_factory: sessionmaker[Session]) -> None:
+    """Under load a customer's resend (after a 503, a channel's retry) must not queue the same
+    message again: every resend waits for the first write and gets its answer."""
+    from bot.core import build_core
+    from bot.settings import Settings
+    from channels.base import Inbound
+
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    core = build_core(Settings(database_url=url, _env_file=None))
+    try:
+        pipeline = core.pipeline
+        inbound = Inbound(channel="webchat", user_id="v" * 22, message_id="v:m1",
+                          text="我的信用卡被盗刷了五千元", timestamp=NOW, lang="zh")
+        results: list[Any] = []
+        with _busy(pipeline, session_factory):  # the message waits in line meanwhile
+            threads = [threading.Thread(target=lambda: results.append(pipeline.handle(inbound)))
+                       for _ in range(20)]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)  # every resend has arrived
+        for t in threads:
+            t.join(10)
+        assert len(results) == 20
+        assert [r.duplicate for r in results].count(False) == 1
+        assert len({tuple((o.text, o.quick_replies) for o in r.replies)
+                    for r in results}) == 1
+        assert pipeline.writer.batches == 0  # one write: nothing else was queued with it
+        with session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(Message).where(
+                Message.direction == "in")) == 1
+    finally:
+        core.db.dispose()
