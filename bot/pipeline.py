@@ -120,10 +120,10 @@ class Pipeline:
         # busy handler (which sleeps up to 100 ms between tries) keeps latency flat.
         bind = sessions.kw.get("bind")
         sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._writer: contextlib.AbstractContextManager[Any] = (
+        self._lock: contextlib.AbstractContextManager[Any] = (
             FairLock() if sqlite else contextlib.nullcontext())
-        # Inbound messages are written by one thread, many to a commit (bot/writer.py).
-        self.writer = GroupCommit(sessions, self._writer, settings.commit_batch,
+        # Inbound messages are written by writer threads, many to a commit (bot/writer.py).
+        self.writer = GroupCommit(sessions, self._lock, settings.commit_batch,
                                   threads=1 if sqlite else settings.writer_threads)
         # Messages queued or being written, by (channel, sender, message id): a resend
         # while the first is still on its way (a 503 under load, a channel's retry) waits
@@ -134,7 +134,7 @@ class Pipeline:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction taking turns with the pipeline's (agents' actions use it)."""
-        with self._writer, self.sessions.begin() as session:
+        with self._lock, self.sessions.begin() as session:
             yield session
 
     def notify(self, session: Session, kind: str, conversation_id: int | None,
@@ -234,7 +234,7 @@ class Pipeline:
     def take_for_response(self, handled: Handled, deadline: datetime) -> bool:
         """Claim held replies as answered in the response, if that can still happen before
         `deadline`; False: the outbox sends them."""
-        with self._writer, self.sessions.begin() as session:
+        with self._lock, self.sessions.begin() as session:
             return outbox.take_for_response(session, handled.outbox_ids, self.clock,
                                             deadline)
 
@@ -244,7 +244,7 @@ class Pipeline:
         For a redelivery that includes replies an earlier response carried: the channel
         delivering again means that response never arrived.
         """
-        with self._writer, self.sessions.begin() as session:
+        with self._lock, self.sessions.begin() as session:
             outbox.release(session, handled.outbox_ids, self.clock(),
                            redeliver=handled.duplicate)
 

@@ -202,24 +202,6 @@ def open_locked(session: Session, identity: ChannelIdentity, now: datetime) -> C
     return conversation
 
 
-def locked_by_identity(session: Session, channel: str,
-                       external_id: str) -> tuple[Conversation, str | None] | None:
-    """The conversation of a known channel user, locked, with the customer's confirmed phone.
-
-    One query for the common case (a returning user); None when the user is new.
-    """
-    row = session.execute(
-        select(Conversation, Customer.phone, Customer.phone_confirmed_at)
-        .join(ChannelIdentity, Conversation.identity_id == ChannelIdentity.id)
-        .join(Customer, Conversation.customer_id == Customer.id)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .with_for_update(of=Conversation)).first()
-    if row is None:
-        return None
-    conversation, phone, confirmed = row
-    return conversation, phone if confirmed else None
-
-
 def save_state(session: Session, conversation: Conversation, state: dict[str, Any],
                now: datetime) -> None:
     conversation.state = state

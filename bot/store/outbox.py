@@ -23,17 +23,22 @@ def enqueue(session: Session, message: Message, *, recipient: str, payload: dict
     `hold_until` keeps the row from the dispatcher until then, so that the request being
     answered may take it as its response instead (`take_for_response`).
     """
-    if delivered:
-        item = OutboxItem(status="delivered", via="response", attempts=1, next_attempt_at=now,
-                          delivered_at=now)
-    else:
-        item = OutboxItem(status="pending", via="held" if hold_until else None, attempts=0,
-                          next_attempt_at=hold_until or now)
+    item = OutboxItem(**_fresh(now, delivered, hold_until))
     item.message_id, item.conversation_id = message.id, message.conversation_id
     item.channel, item.recipient, item.payload = message.channel, recipient, payload
     item.created_at = now
     session.add(item)
     return item
+
+
+def _fresh(now: datetime, delivered: bool, hold_until: datetime | None) -> dict[str, Any]:
+    """A new row's delivery columns: answered in the response already, held for it, or
+    waiting for the dispatcher."""
+    if delivered:
+        return {"status": "delivered", "via": "response", "attempts": 1,
+                "next_attempt_at": now, "delivered_at": now}
+    return {"status": "pending", "via": "held" if hold_until else None, "attempts": 0,
+            "next_attempt_at": hold_until or now, "delivered_at": None}
 
 
 _items = OutboxItem.__table__
@@ -50,13 +55,9 @@ def enqueue_replies(session: Session, message_ids: list[int], *, conversation_id
                     hold_until: datetime | None = None) -> list[int]:
     """`enqueue` for the bot's replies to one message, without ORM objects; the rows' ids."""
     at = raw.bind_time(session, now)
-    if delivered:
-        common = {"status": "delivered", "via": "response", "attempts": 1,
-                  "next_attempt_at": at, "delivered_at": at}
-    else:
-        common = {"status": "pending", "via": "held" if hold_until else None, "attempts": 0,
-                  "next_attempt_at": raw.bind_time(session, hold_until or now),
-                  "delivered_at": None}
+    common = _fresh(now, delivered, hold_until)
+    for column in ("next_attempt_at", "delivered_at"):
+        common[column] = raw.bind_time(session, common[column])
     return [int(_INSERT_ITEM.run(session, {
         **common, "message_id": message_id, "conversation_id": conversation_id,
         "channel": channel, "recipient": recipient, "payload": raw.bind_json(payload),
