@@ -27,6 +27,8 @@ from .endpoints import wechat as wechat_routes
 from .endpoints.common import Service
 from .endpoints.limits import BodyLimit
 from .hotline import HotlineIntake
+from .reports import routes as reports_routes
+from .reports import schedule as reports_schedule
 from .settings import Settings
 from .store import outbox
 from .store.channel_state import StoreMemory
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         task = asyncio.create_task(dispatcher.run(stop))
         notices = asyncio.create_task(core.bulletin.run(stop))
+        reports = asyncio.create_task(reports_schedule.run(service, stop))
         if telegram is not None:
             await telegram.start(stop)
         try:
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await wechat.stop()
             await task
             await notices
+            await reports
             db.dispose()
 
     docs = {} if settings.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
@@ -96,4 +100,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(walkin_routes.router)
     app.include_router(case_lists.router)
     app.include_router(case_callbacks.router)
+    app.include_router(reports_routes.router)
     return app

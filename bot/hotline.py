@@ -144,7 +144,7 @@ class HotlineIntake:
             case = cases.file(session, draft, number=number, customer_id=customer_id,
                               conversation_id=None, channel=CHANNEL, now=now,
                               due=due_date(started.date(), self.settings.answer_days),
-                              actor="hotline")
+                              actor="hotline", received=started.date())
             vault.keep_call(session, self.settings, [t.text for t in transcript.turns
                                                      if t.speaker == CUSTOMER],
                             case_id=case.id, now=now)  # the caller's numbers, encrypted

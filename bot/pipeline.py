@@ -407,7 +407,9 @@ class Pipeline:
                 case = cases.file(session, event.case, number=number,
                                   customer_id=conversation.customer_id,
                                   conversation_id=conversation.id,
-                                  channel=conversation.channel, now=now, due=due)
+                                  channel=conversation.channel, now=now, due=due,
+                                  received=local_now.date(),
+                                  by_bot=not conversations.had_agent(session, conversation.id))
                 vault.link_case(session, conversation.id, case.id)
                 assignment.on_filed(session, case, now)  # when a lead turned it on
                 if conversation.callback_reason is not None and \

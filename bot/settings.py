@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         None, description="where the generated vault key is kept (mode 0600) when "
         "INTAKE_VAULT_KEY is unset: unset = beside the SQLite database (intake.db -> "
         "intake.vault-key), or ./intake.vault-key with PostgreSQL")
+    reports_refresh_seconds: float = Field(
+        300.0, ge=5, le=86400, description="how often the reports' hot topics and groups of "
+        "similar complaints are recomputed (new cases' key terms, growth alerts)")
+    regulatory_file: str | None = Field(
+        None, description="the institution's own JR/T 0169 labels and codes (the shape of "
+        "bot/reports/data/jrt0169.toml); unset = the file shipped, whose codes are not "
+        "verified")
 
     @field_validator("sqlite_synchronous", mode="before")
     @classmethod

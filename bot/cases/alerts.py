@@ -1,5 +1,7 @@
-"""The console's deadline banners (base.html shows `alerts`): a lead is told how many cases
-are overdue, due today or waiting for a review; an agent, which of their own are overdue."""
+"""The console's banners (base.html shows `alerts`): a lead is told how many cases are
+overdue, due today or waiting for a review, and of groups of similar complaints growing fast
+or reaching 20 customers (bot/reports/clusters.py); an agent, which of their own cases are
+overdue."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..console.rules import Actor, text
+from ..reports import clusters
 from ..store import case_lists
 
 NEAR_DAYS = 3  # near due: due within this many days from today
@@ -35,6 +38,11 @@ def for_actor(session: Session, actor: Actor, today: date) -> list[dict[str, Any
         if counts["review"]:
             out.append({"level": "warn", "href": "/console/cases?view=review",
                         "text": text(lang, "lists.alert_review", n=counts["review"])})
+        groups = clusters.alerting(session)  # as the reports' last refresh found them
+        for kind, level in (("major", "error"), ("growing", "warn")):
+            if groups[kind]:
+                out.append({"level": level, "href": "/console/reports#clusters",
+                            "text": text(lang, f"reports.alert_{kind}", n=groups[kind])})
         return out
     total, first = case_lists.overdue_of(session, actor.id, today, SHOWN)
     for case in first:

@@ -20,6 +20,7 @@ from ..console.routes import _checked, _refused, _seat, _SignedOut, _to_login
 from ..console.rules import Refused
 from ..console.web import desk_of, render
 from ..endpoints.common import store_call
+from ..reports import regulatory
 from . import views, work
 
 router = APIRouter(prefix="/console/cases", include_in_schema=False)
@@ -31,7 +32,9 @@ def _page(request: Request, seat: Seat, view: dict[str, Any], status: int = 200,
     return render("case.html", seat.actor.lang, status, service.settings.zone, seat=seat,
                   view=view, evidence=view.get("evidence"), error=error, page="case",
                   editable=work.EDITABLE, businesses=BUSINESS_LINES, categories=CATEGORIES,
-                  priorities=PRIORITIES, max_paused=work.MAX_PAUSED_DAYS)
+                  priorities=PRIORITIES, max_paused=work.MAX_PAUSED_DAYS,
+                  jrt=regulatory.for_page(regulatory.load(service.settings.regulatory_file),
+                                          seat.actor.lang, view.get("regulatory")))
 
 
 @router.get("/{number}", response_class=HTMLResponse)

@@ -110,8 +110,10 @@ def _view(service: Any, actor: Actor, session: Session, case: Case, now: datetim
     events = cases.events(session, case.id)
     edits: dict[str, dict[str, Any]] = {}
     for e in events:  # the latest change of each field, shown beside it
-        if e.action == "field_changed":
-            for field in (e.before or {}):
+        if e.action in ("field_changed", "regulatory_changed"):
+            # a correction of the JR/T 0169 dimensions shows beside them as one
+            shown = ("regulatory",) if e.action == "regulatory_changed" else (e.before or {})
+            for field in shown:
                 edits[field] = {"actor": _who(e.actor, staff), "at": e.at.isoformat(),
                                 "reason": mask((e.after or {}).get("reason"))}
     assignee = by_id.get(case.agent_id) if case.agent_id else None

@@ -47,8 +47,10 @@ def move(session: Session, case: Case, target: str, *, actor: str, now: datetime
     case.status, case.updated_at = target, now
     after: dict[str, object] = {"status": target}
     if target == "resolved":
-        case.outcome = outcome
+        case.outcome, case.resolved_at = outcome, now
         after["outcome"] = outcome
+    elif target in ("reopened", "review_requested"):
+        case.resolved_at = None  # open again: its time to resolution is yet to come
     if target == "review_requested":
         case.review_requested = True
         after["review_requested"] = True

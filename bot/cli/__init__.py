@@ -217,7 +217,40 @@ def _parser() -> argparse.ArgumentParser:
         description="Issue a new API token for a console user. It is printed once, as the "
                     "last line of output; only its hash is kept.")
     at.add_argument("login", metavar="LOGIN", help="log-in name of the token's owner")
+    rp = sub.add_parser(
+        "report", help="the reports of a period: summary, JSON, or CSV/XLSX exports",
+        description="The reports of a period (days of receipt in the institution's time "
+                    "zone, both ends included): without --format a summary; --format json "
+                    "one object with every figure, the groups of similar complaints and the "
+                    "JR/T 0169 table; csv or xlsx the period's cases (or, with --kind "
+                    "regulatory, the regulatory report), with a progress bar on stderr for "
+                    "large exports. ID-card and card numbers are masked.")
+    rp.add_argument("--from", dest="start", type=_date, metavar="DATE",
+                    help="first day, YYYY-MM-DD (default: 29 days before --to)")
+    rp.add_argument("--to", dest="end", type=_date, metavar="DATE",
+                    help="last day, YYYY-MM-DD (default: today)")
+    rp.add_argument("--format", choices=("csv", "xlsx", "json"),
+                    help="csv, xlsx (needs --out) or json; unset = a summary as text")
+    rp.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    rp.add_argument("--kind", choices=("cases", "regulatory"), default="cases",
+                    help="what csv and xlsx export")
+    rp.add_argument("--by", choices=("day", "week"),
+                    help="buckets of the cases over time (default: day, week past 92 days)")
+    rp.add_argument("--lang", choices=("zh", "en"), default="zh",
+                    help="language of the JR/T 0169 labels")
+    for name in ("category", "business", "channel", "priority", "status"):
+        rp.add_argument(f"--{name}", metavar=name.upper(), help=f"only cases of this {name}")
+
     return parser
+
+
+def _date(text: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _cases(args: argparse.Namespace) -> int:
@@ -261,6 +294,13 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args.host, args.port, args.workers)
     if args.command == "cases":
         return _cases(args)
+    if args.command == "report":
+        from bot.cli.report import run
+
+        filters = {k: getattr(args, k) for k in ("category", "business", "channel",
+                                                 "priority", "status")}
+        return run(args.start, args.end, args.format, args.out, args.kind, args.by, args.lang,
+                   filters)
     if args.command == "import-transcripts":
         from bot.cli.hotline import import_transcripts
 

@@ -166,6 +166,7 @@ class Desk:
             rules.may_reply(actor, s)
             conv.updated_at = now
             message, item = outreach.send(session, conv, masked, actor.label, now)
+            cases.responded_in_conversation(session, conv.id, now)
             return {"message": _message_row(message, item, {actor.login: actor.name})}
 
         return self._act(actor, conversation_id, "reply", act, address, notice="message",

@@ -74,7 +74,7 @@ class Refused(Exception):
 # The packages whose pages the console shows: each keeps its own texts in
 # data/*.<lang>.toml (one top-level table per file, so keys never clash) and its own
 # templates folder (see web.py).
-FEATURES = ("bot.console", "bot.cases", "bot.walkin")
+FEATURES = ("bot.console", "bot.cases", "bot.walkin", "bot.reports")
 
 
 @lru_cache(maxsize=2)

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,10 +38,19 @@ _NEXT_NUMBER = {
     for name, flavour in (("sqlite", sqlite), ("postgresql", postgresql))}
 
 
+# Channels where a person takes the complaint: it is answered by a person from the start.
+PERSON_CHANNELS = ("hotline", "branch")
+# Case events by an agent that answer the customer (the first one is the first response).
+RESPONSES = ("status_changed", "callback", "extended")
+
+
 def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: int,
          conversation_id: int | None, channel: str, now: datetime, due: date,
-         actor: str = "customer") -> Case:
-    """Store the engine's case draft as a new case, with its `filed` audit event."""
+         actor: str = "customer", received: date | None = None, by_bot: bool = False) -> Case:
+    """Store the engine's case draft as a new case, with its `filed` audit event.
+    `received`: the day of receipt in the institution's zone; `by_bot`: the bot filed it with
+    no person in the conversation."""
+    regulatory = draft.get("regulatory") or {}
     case = Case(
         number=number, customer_id=customer_id, conversation_id=conversation_id,
         channel=channel, language=draft.get("language") or "zh",
@@ -54,8 +63,12 @@ def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: i
         category=draft.get("category") or "service",
         secondary_categories=list(draft.get("secondary_categories") or []),
         priority=draft.get("priority") or "normal", reasons=draft.get("reasons") or {},
-        regulatory=draft.get("regulatory") or {}, missing=list(draft.get("missing") or []),
+        regulatory=regulatory, missing=list(draft.get("missing") or []),
         status="new", due_date=due, filed_at=now, updated_at=now,
+        filed_on=received or now.date(), filed_by_bot=by_bot,
+        first_response_at=now if channel in PERSON_CHANNELS else None,
+        reg_channel=regulatory.get("channel"), reg_business=regulatory.get("business_type"),
+        reg_reason=regulatory.get("reason"),
     )
     session.add(case)
     session.flush()
@@ -65,8 +78,25 @@ def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: i
 
 def record(session: Session, case: Case, *, actor: str, action: str,
            before: dict[str, Any] | None, after: dict[str, Any] | None, now: datetime) -> None:
+    if action in RESPONSES and actor.startswith("agent:"):
+        responded(case, now)
     session.add(CaseEvent(case_id=case.id, actor=actor, action=action, before=before,
                           after=after, at=now))
+
+
+def responded(case: Case, now: datetime) -> None:
+    """A person answered the customer: the first time is the case's first response."""
+    if case.first_response_at is None:
+        case.first_response_at = now
+
+
+def responded_in_conversation(session: Session, conversation_id: int, now: datetime) -> None:
+    """An agent wrote to the customer in this conversation: the first response of its case
+    filed before now that has none yet (one statement; no case: nothing)."""
+    session.execute(update(Case).where(Case.conversation_id == conversation_id,
+                                       Case.first_response_at.is_(None),
+                                       Case.filed_at <= now)
+                    .values(first_response_at=now).execution_options(synchronize_session=False))
 
 
 def flag_callback(session: Session, case: Case, reason: str, now: datetime, *,

@@ -304,6 +304,14 @@ def latest_notice(session: Session, case: Case) -> str | None:
         .order_by(Message.id.desc()).limit(1))
 
 
+def had_agent(session: Session, conversation_id: int) -> bool:
+    """A person has written in this conversation (the bot did not take it alone)."""
+    return session.scalar(
+        select(Message.id).where(Message.conversation_id == conversation_id,
+                                 Message.direction == "out", Message.sender.like("agent:%"))
+        .limit(1)) is not None
+
+
 def get(session: Session, conversation_id: int) -> Conversation | None:
     return session.get(Conversation, conversation_id)
 

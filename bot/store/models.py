@@ -240,7 +240,14 @@ class CaseCounter(Base):
 
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_status_due_date", "status", "due_date"),)
+    __table_args__ = (
+        Index("ix_cases_status_due_date", "status", "due_date"),
+        # The reports group a period's cases by one of these while filtering on the others:
+        # the index alone answers them (bot/reports/figures.py).
+        Index("ix_cases_report", "filed_on", "category", "business", "channel", "priority",
+              "status"),
+        Index("ix_cases_regulatory", "filed_on", "reg_channel", "reg_business", "reg_reason"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -284,6 +291,59 @@ class Case(Base):
     extension_reason: Mapped[str | None] = mapped_column(Text)
     paused_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # For the reports: the day of receipt in the institution's zone; filed by the bot with no
+    # person in the conversation; a person's first answer (a hotline call or a walk-in is
+    # one from the start); the last resolution (cleared when the case reopens); the
+    # JR/T 0169 dimensions of `regulatory`, as columns to group by.
+    filed_on: Mapped[date | None] = mapped_column(Date)
+    filed_by_bot: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reg_channel: Mapped[str | None] = mapped_column(String(32))
+    reg_business: Mapped[str | None] = mapped_column(String(32))
+    reg_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class CaseTerm(Base):
+    """A key term of a case's description (bot/reports/topics.py), for hot topics and groups."""
+
+    __tablename__ = "case_terms"
+    __table_args__ = (Index("ix_case_terms_filed_on_term", "filed_on", "term"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 0: the case's strongest term
+    filed_on: Mapped[date] = mapped_column(Date)
+    business: Mapped[str | None] = mapped_column(String(32))
+
+
+class Cluster(Base):
+    """A group of similar complaints (same business line, shared key terms) as the reports'
+    last refresh found it, with its scope and whether it grows fast."""
+
+    __tablename__ = "clusters"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # business|term|term
+    business: Mapped[str | None] = mapped_column(String(32))
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    cases: Mapped[int] = mapped_column(Integer)
+    customers: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    first_on: Mapped[date] = mapped_column(Date)
+    last_on: Mapped[date] = mapped_column(Date)
+    branches: Mapped[list[Any]] = mapped_column(JSON)
+    recent: Mapped[int] = mapped_column(Integer)  # cases in the last week
+    baseline: Mapped[int] = mapped_column(Integer)  # cases in the four weeks before
+    growing: Mapped[bool] = mapped_column(Boolean)
+    major: Mapped[bool] = mapped_column(Boolean)  # 20 customers or more
+    computed_at: Mapped[datetime] = _ts()
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClusterCase(Base):
+    __tablename__ = "cluster_cases"
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True, index=True)
 
 
 class CaseEvent(Base):

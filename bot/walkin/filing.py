@@ -200,7 +200,7 @@ def file_case(pipeline: Pipeline, actor: Actor, form: Form, address: str | None 
         due = due_date(today, settings.answer_days)
         case = cases.file(session, draft, number=number, customer_id=customer_id,
                           conversation_id=None, channel=CHANNEL, now=now, due=due,
-                          actor=actor.label)
+                          actor=actor.label, received=today)
         if case.missing:
             # The customer has left the counter: someone calls to complete the case.
             cases.flag_callback(session, case, "fields_missing", now,

@@ -1,0 +1,329 @@
+"""Hot topics and groups of similar complaints.
+
+Each case's key terms (workflow.topics) are stored once, in `case_terms`, by `index_new`:
+incremental, from the last case indexed on. A group is the cases of one business line that
+share a pair of key terms ("atm" + "吞卡", "理财收益" + "不达预期", "电话诈骗" + "安全账户"):
+the pairs are counted in SQL, the largest taken first, each case joining one group at most.
+A group's scope is what an analyst needs to see a systemic problem: distinct customers,
+the amount claimed, first and last day, branches, and its cases.
+
+A group grows fast when its cases of the last week run at least GROWTH times the daily rate
+of the four weeks before (a new group: at least GROWTH_MIN cases in the week); a group of
+MAJOR customers or more may be a major complaint (CBIRC: 20 or more). `refresh` stores the
+groups of the last WINDOW_DAYS for the console and raises an alert for each group that
+newly grows fast or turns major; reports for a given period compute theirs with `find`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, aliased
+
+from workflow.topics import KeyTerms
+
+from ..store import audit, options
+from ..store.models import Case, CaseTerm, Cluster, ClusterCase
+from .figures import Period, where
+
+MIN_CASES = 5  # a pair shared by fewer cases is no group
+CANDIDATES = 400  # the largest pairs considered per computation
+RECENT_DAYS = 7
+BASELINE_DAYS = 28
+GROWTH = 3.0
+GROWTH_MIN = 5
+SURPRISE = 0.001
+MAJOR = 20
+WINDOW_DAYS = 90
+BATCH = 500
+WATERMARK = "reports.terms_upto"  # the last case id whose terms are stored
+REFRESHED = "reports.refreshed_at"
+SHOWN_CASES = 200  # case numbers a group lists
+SHOWN_TERMS = 4
+
+
+@dataclass
+class Group:
+    business: str | None
+    terms: tuple[str, str]
+    case_ids: list[int]
+    cases: int = 0
+    customers: int = 0
+    amount: Decimal = Decimal("0")
+    first: date | None = None
+    last: date | None = None
+    branches: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)
+    recent: int = 0
+    baseline: int = 0
+    shown: list[str] = field(default_factory=list)
+    growing: bool = False
+    major: bool = False
+
+    @property
+    def key(self) -> str:
+        return "|".join((self.business or "", *self.terms))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "business": self.business, "terms": self.shown,
+                "cases": self.cases, "customers": self.customers, "amount": str(self.amount),
+                "first": self.first.isoformat() if self.first else None,
+                "last": self.last.isoformat() if self.last else None,
+                "branches": self.branches, "recent": self.recent, "baseline": self.baseline,
+                "growing": self.growing, "major": self.major, "case_numbers": self.numbers}
+
+
+def index_new(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: KeyTerms,
+              now: datetime, limit: int | None = None) -> int:
+    """Store the key terms of cases filed since the last run, BATCH cases per transaction;
+    the number of cases indexed."""
+    done = 0
+    while limit is None or done < limit:
+        with sessions() as session:
+            upto = int(options.get(session, WATERMARK, 0) or 0)
+            rows = session.execute(select(Case.id, Case.description, Case.name, Case.filed_on,
+                                          Case.filed_at, Case.business)
+                                   .where(Case.id > upto).order_by(Case.id).limit(BATCH)).all()
+        if not rows:
+            return done
+        values = []
+        for case_id, description, name, filed_on, filed_at, business in rows:
+            day = filed_on or filed_at.date()
+            found = terms.of(description or "", exclude=(name,) if name else ())
+            for rank, term in enumerate(found):
+                values.append({"case_id": case_id, "term": term, "rank": rank,
+                               "filed_on": day, "business": business})
+        with transaction() as session:
+            # Another process may have indexed the same batch: the watermark decides.
+            row = options.locked(session, WATERMARK)
+            if int(row.value if row is not None else 0) != upto:
+                continue
+            if values:
+                session.execute(insert(CaseTerm), values)
+            options.put(session, WATERMARK, rows[-1][0], actor="system", now=now)
+        done += len(rows)
+    return done
+
+
+def find(session: Session, period: Period, today: date, min_cases: int = MIN_CASES
+         ) -> list[Group]:
+    """The groups among the period's cases (its filters too), largest first; `today` is
+    the day growth is measured to."""
+    a, b = aliased(CaseTerm), aliased(CaseTerm)
+    conditions = [a.filed_on >= period.start, a.filed_on <= period.end]
+    query = (select(a.business, a.term, b.term, func.count())
+             .join(b, (b.case_id == a.case_id) & (b.term > a.term)))
+    if period.filters.chosen():
+        query = query.join(Case, Case.id == a.case_id).where(*where(period))
+    pairs = session.execute(query.where(*conditions)
+                            .group_by(a.business, a.term, b.term)
+                            .having(func.count() >= min_cases)
+                            # equal counts: the pair of the stronger terms names the group
+                            .order_by(func.count().desc(), func.sum(a.rank + b.rank),
+                                      a.business, a.term, b.term)
+                            .limit(CANDIDATES)).all()
+    if not pairs:
+        return []
+    wanted = sorted({t for _, t1, t2, _ in pairs for t in (t1, t2)})
+    # The cases of the period with each wanted term, per business line.
+    having: dict[tuple[str | None, str], set[int]] = {}
+    member_query = select(CaseTerm.case_id, CaseTerm.business, CaseTerm.term).where(
+        CaseTerm.filed_on >= period.start, CaseTerm.filed_on <= period.end)
+    if period.filters.chosen():
+        member_query = member_query.join(Case, Case.id == CaseTerm.case_id).where(*where(period))
+    for chunk in _chunks(wanted, 500):
+        for case_id, business, term in session.execute(
+                member_query.where(CaseTerm.term.in_(chunk))):
+            having.setdefault((business, term), set()).add(case_id)
+    taken: set[int] = set()
+    groups: list[Group] = []
+    for business, t1, t2, _ in pairs:
+        members = (having.get((business, t1), set()) & having.get((business, t2), set())) - taken
+        if len(members) < min_cases:
+            continue
+        taken.update(members)
+        groups.append(Group(business, (t1, t2), sorted(members)))
+    for group in groups:
+        _scope(session, group, today)
+    groups.sort(key=lambda g: (not g.growing, -g.customers, -g.cases, g.key))
+    return groups
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _scope(session: Session, group: Group, today: date) -> None:
+    """The group's figures, from its cases, in SQL."""
+    recent_from = today - timedelta(days=RECENT_DAYS - 1)
+    baseline_from = recent_from - timedelta(days=BASELINE_DAYS)
+    customers: set[int] = set()
+    branches: set[str] = set()
+    amount = Decimal("0")
+    cases = recent = baseline = 0
+    firsts: list[date] = []
+    lasts: list[date] = []
+    numbers: list[tuple[date, str]] = []
+    shared: dict[str, int] = {}
+    for chunk in _chunks(group.case_ids, 500):
+        for term, n in session.execute(select(CaseTerm.term, func.count())
+                                       .where(CaseTerm.case_id.in_(chunk))
+                                       .group_by(CaseTerm.term)):
+            shared[term] = shared.get(term, 0) + n
+        row = session.execute(select(
+            func.count(), func.sum(Case.amount), func.min(Case.filed_on), func.max(Case.filed_on),
+            func.count().filter(Case.filed_on >= recent_from, Case.filed_on <= today),
+            func.count().filter(Case.filed_on >= baseline_from, Case.filed_on < recent_from),
+        ).where(Case.id.in_(chunk))).one()
+        cases += row[0] or 0
+        amount += Decimal(str(row[1] or 0))
+        if row[2] is not None:
+            firsts.append(_day(row[2]))
+            lasts.append(_day(row[3]))
+        recent += row[4] or 0
+        baseline += row[5] or 0
+        customers.update(session.scalars(select(Case.customer_id).distinct()
+                                         .where(Case.id.in_(chunk))))
+        branches.update(b for b in session.scalars(select(Case.branch).distinct()
+                                                   .where(Case.id.in_(chunk))) if b)
+        numbers.extend((_day(d), n) for n, d in session.execute(
+            select(Case.number, Case.filed_on).where(Case.id.in_(chunk))))
+    group.cases, group.customers, group.amount = cases, len(customers), amount.quantize(
+        Decimal("0.01"))
+    group.first, group.last = min(firsts, default=None), max(lasts, default=None)
+    group.branches = sorted(branches)
+    group.numbers = [n for _, n in sorted(numbers, reverse=True)[:SHOWN_CASES]]
+    group.recent, group.baseline = recent, baseline
+    # The pair names the group; other terms most of its cases share say more of it.
+    more = sorted((t for t, n in shared.items() if 2 * n >= cases and t not in group.terms),
+                  key=lambda t: (-shared[t], t))
+    group.shown = [*group.terms, *more[:SHOWN_TERMS - 2]]
+    group.growing = growing(recent, baseline)
+    group.major = group.customers >= MAJOR
+
+
+def growing(recent: int, baseline: int) -> bool:
+    """Cases of the last week against the four weeks before: at least GROWTH_MIN cases, a
+    daily rate GROWTH times the baseline's or more (one case in four weeks assumed at
+    least), and more than chance would give: a count this high has a probability under
+    SURPRISE if the week ran at the baseline's rate (Poisson). Small groups then do not
+    flicker in and out of "growing" on a random week."""
+    expected = max(baseline, 1) * RECENT_DAYS / BASELINE_DAYS
+    if recent < GROWTH_MIN or recent < GROWTH * expected:
+        return False
+    return _poisson_tail(recent, expected) < SURPRISE
+
+
+def _poisson_tail(k: int, mean: float) -> float:
+    """P(X >= k) for X ~ Poisson(mean)."""
+    term = math.exp(-mean)
+    below = 0.0
+    for i in range(k):
+        below += term
+        term *= mean / (i + 1)
+    return max(0.0, 1.0 - below)
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    indexed: int
+    groups: int
+    alerts: list[str]
+
+
+def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: KeyTerms,
+            today: date, now: datetime, min_gap: timedelta = timedelta(0)) -> Refreshed:
+    """Index new cases' terms, then store the groups of the last WINDOW_DAYS (replacing the
+    last refresh's) and alert on each that newly grows fast or turns major. Skipped when
+    another process refreshed less than `min_gap` ago (each worker runs the schedule)."""
+    indexed = index_new(transaction, sessions, terms, now)
+    period = Period(today - timedelta(days=WINDOW_DAYS - 1), today)
+    with sessions() as session:
+        found = find(session, period, today)
+    alerts: list[str] = []
+    with transaction() as session:
+        last = options.locked(session, REFRESHED)  # refreshes take turns here
+        if last is not None and min_gap and \
+                now - datetime.fromisoformat(str(last.value)) < min_gap:
+            return Refreshed(indexed, 0, [])
+        before = {c.key: c for c in session.scalars(select(Cluster))}
+        session.execute(delete(ClusterCase))
+        session.execute(delete(Cluster))
+        for group in found:
+            old = before.get(group.key)
+            was = (old.growing, old.major) if old is not None else (False, False)
+            alerted = old.alerted_at if old is not None else None
+            fresh = (group.growing and not was[0]) or (group.major and not was[1])
+            if fresh:
+                alerted = now
+                alerts.append(group.key)
+                audit.record(session, actor="system", action="cluster_alert",
+                             subject=f"cluster:{group.key}"[:80], now=now,
+                             detail={"terms": list(group.terms), "business": group.business,
+                                     "customers": group.customers, "recent": group.recent,
+                                     "baseline": group.baseline, "growing": group.growing,
+                                     "major": group.major})
+            row = Cluster(key=group.key[:200], business=group.business,
+                          terms=group.shown, cases=group.cases,
+                          customers=group.customers, amount=group.amount,
+                          first_on=group.first, last_on=group.last, branches=group.branches,
+                          recent=group.recent, baseline=group.baseline,
+                          growing=group.growing, major=group.major, computed_at=now,
+                          alerted_at=alerted)
+            session.add(row)
+            session.flush()
+            session.execute(insert(ClusterCase), [{"cluster_id": row.id, "case_id": cid}
+                                                  for cid in group.case_ids])
+        options.put(session, REFRESHED, now.isoformat(), actor="system", now=now)
+    return Refreshed(indexed, len(found), alerts)
+
+
+def stored(session: Session, period: Period | None = None, limit: int = 50
+           ) -> list[dict[str, Any]]:
+    """The groups of the last refresh (those with cases in `period`, of its business line
+    when filtered), fast-growing first, with their case numbers."""
+    query = select(Cluster)
+    if period is not None:
+        query = query.where(Cluster.last_on >= period.start, Cluster.first_on <= period.end)
+        if period.filters.business:
+            query = query.where(Cluster.business == period.filters.business)
+    rows = list(session.scalars(query.order_by(Cluster.growing.desc(), Cluster.major.desc(),
+                                               Cluster.customers.desc(), Cluster.id)
+                                .limit(limit)))
+    numbers: dict[int, list[str]] = {r.id: [] for r in rows}
+    if rows:
+        for cluster_id, number in session.execute(
+                select(ClusterCase.cluster_id, Case.number)
+                .join(Case, Case.id == ClusterCase.case_id)
+                .where(ClusterCase.cluster_id.in_(list(numbers)))
+                .order_by(ClusterCase.cluster_id, Case.filed_on.desc(), Case.id.desc())):
+            if len(numbers[cluster_id]) < SHOWN_CASES:
+                numbers[cluster_id].append(number)
+    return [{"key": r.key, "business": r.business, "terms": list(r.terms), "cases": r.cases,
+             "customers": r.customers, "amount": str(r.amount),
+             "first": r.first_on.isoformat(), "last": r.last_on.isoformat(),
+             "branches": list(r.branches), "recent": r.recent, "baseline": r.baseline,
+             "growing": r.growing, "major": r.major, "case_numbers": numbers[r.id],
+             "computed_at": r.computed_at.isoformat()} for r in rows]
+
+
+def alerting(session: Session) -> dict[str, int]:
+    """How many stored groups grow fast, and how many reached MAJOR customers."""
+    row = session.execute(select(func.count().filter(Cluster.growing.is_(True)),
+                                 func.count().filter(Cluster.major.is_(True)))).one()
+    return {"growing": row[0] or 0, "major": row[1] or 0}
+
+
+def refreshed_at(session: Session) -> str | None:
+    value = options.get(session, REFRESHED)
+    return str(value) if value else None
