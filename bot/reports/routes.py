@@ -160,7 +160,7 @@ async def reports_page(request: Request) -> Response:
     lang = seat.actor.lang
     return render("reports.html", lang, 200, service.settings.zone, seat=seat, page="reports",
                   query=query, params=params, choices=CHOICES, charts=charts(lang, view),
-                  name=namer(lang), groups_list=figures.GROUPS,
+                  named=namer(lang), groups_list=figures.GROUPS,
                   export=lambda kind, fmt: "/console/reports/export?" + urlencode(
                       {**params, "kind": kind, "format": fmt}),
                   alerts=view.pop("alerts"), **view)
@@ -290,7 +290,7 @@ def correct_regulatory(service: Any, actor: Actor, number: str, form: dict[str, 
     def act(session: Any, case: Any, now: datetime) -> dict[str, Any]:
         views.may_change(actor, case)
         try:
-            changed_ = jrt.correct(session, case, chosen, form.get("reason", ""),
+            changed_ = jrt.correct(session, case, chosen, form.get("note", ""),
                                    table=table, actor=actor.label, now=now)
         except jrt.Invalid as invalid:
             raise refusal(f"regulatory_{invalid.code}", 422, **invalid.values) from None
