@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 
 BAR_HEIGHT = 22
-LABEL_WIDTH = 170
-WIDTH = 560
+LABEL_WIDTH = 130
+WIDTH = 440
 COLUMN_AREA = 180
 
 
@@ -20,7 +20,7 @@ def _fmt(n: float) -> str:
 
 def _open(kind: str, chart: str, title: str, width: float, height: float) -> list[str]:
     return [f'<svg class="chart {kind}" data-chart="{escape(chart)}" role="img" '
-            f'viewBox="0 0 {_fmt(width)} {_fmt(height)}" width="100%" '
+            f'viewBox="0 0 {_fmt(width)} {_fmt(height)}" width="{_fmt(width)}" '
             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
             f"<title>{escape(title)}</title>"]
 
@@ -51,8 +51,8 @@ def columns(items: Sequence[tuple[str, int]], *, title: str, chart: str) -> Mark
     """Vertical columns over time, one per (label, value); every few labels shown."""
     n = max(1, len(items))
     peak = max((v for _, v in items), default=0) or 1
-    width = max(WIDTH, 40 + n * 8)
-    step = (width - 50) / n
+    width = max(560, 70 + n * 8)
+    step = (width - 70) / n  # room on the right for the last date's label
     every = max(1, round(n / 12))
     parts = [*_open("columns", chart, title, width, COLUMN_AREA + 40),
              f'<line class="axis" x1="40" y1="{COLUMN_AREA + 4}" x2="{_fmt(width - 6)}" '
@@ -68,7 +68,9 @@ def columns(items: Sequence[tuple[str, int]], *, title: str, chart: str) -> Mark
             f'width="{_fmt(round(max(step - 2, 1), 1))}" height="{_fmt(round(h, 1))}">'
             f"<title>{escape(label)}: {value}</title></rect></g>")
         if i % every == 0:
-            parts.append(f'<text class="tick" x="{_fmt(round(x, 1))}" y="{COLUMN_AREA + 22}">'
+            middle = _fmt(round(x + step / 2, 1))
+            parts.append(f'<text class="tick" x="{middle}" y="{COLUMN_AREA + 22}" '
+                         f'text-anchor="middle">'
                          f"{escape(label[5:] if len(label) == 10 else label)}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
