@@ -28,7 +28,7 @@ from ..store.models import Case
 from . import alerts, assignment, lifecycle, views, work
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-CHANNELS = ("webchat", "telegram", "wechat", "hotline", "branch")
+CHANNELS = cases.CHANNELS
 PAGE_SIZE = 100
 MAX_PAGE = 1000
 NUMBER = re.compile(r"^[A-Za-z0-9-]{1,32}$")

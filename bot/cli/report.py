@@ -63,7 +63,7 @@ def run(start: date | None, end: date | None, fmt: str | None, out: str | None,
         sessions = make_sessionmaker(engine)
         zone = settings.zone
         today = datetime.now(UTC).astimezone(zone).date()
-        try:
+        try:  # an unknown filter value or a backwards period
             period = _period(start, end, today, filters)
         except ValueError as exc:
             print(f"intake report: {exc}", file=sys.stderr)

@@ -19,13 +19,20 @@ from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from ..store.cases import OPEN_EXCLUDES, PERSON_CHANNELS
+from workflow.classify import BUSINESS_LINES, CATEGORIES, PRIORITIES
+
+from ..cases import lifecycle
+from ..store.cases import CHANNELS, OPEN_EXCLUDES, PERSON_CHANNELS
 from ..store.models import Case, CaseTerm
 
 GROUPS = ("category", "business", "channel", "priority", "status")
 BUCKETS = ("day", "week")
 RATINGS = (1, 2, 3, 4, 5)
 MAX_DAYS = 3 * 366  # the longest period a report covers
+# What each filter may be.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "category": CATEGORIES, "business": BUSINESS_LINES, "channel": CHANNELS,
+    "priority": PRIORITIES, "status": (*lifecycle.STATUSES, *lifecycle.LEGACY)}
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class Period:
     filters: Filters = field(default_factory=Filters)
 
     def __post_init__(self) -> None:
+        for name, value in self.filters.chosen().items():
+            if value not in CHOICES[name]:
+                raise ValueError(f"unknown {name} {value!r}; one of {', '.join(CHOICES[name])}")
         if self.end < self.start:
             raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
         if (self.end - self.start).days >= MAX_DAYS:

@@ -21,10 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from workflow import catalog
-from workflow.classify import BUSINESS_LINES, CATEGORIES, PRIORITIES
 
-from ..cases import alerts, lifecycle, views
-from ..cases.lists import CHANNELS, Refusal
+from ..cases import alerts, views
+from ..cases.lists import Refusal
 from ..console import auth
 from ..console.routes import _checked, _refused, _seat, _SignedOut, _to_login, changed
 from ..console.rules import Actor, Refused, text
@@ -37,8 +36,7 @@ from . import regulatory as jrt
 router = APIRouter(prefix="/console", include_in_schema=False)
 DEFAULT_DAYS = 30
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CHOICES = {"category": CATEGORIES, "business": BUSINESS_LINES, "channel": CHANNELS,
-           "priority": PRIORITIES, "status": (*lifecycle.STATUSES, *lifecycle.LEGACY)}
+CHOICES = figures.CHOICES
 
 
 def refusal(code: str, status: int = 403, **values: str) -> Refusal:

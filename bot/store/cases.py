@@ -38,6 +38,8 @@ _NEXT_NUMBER = {
     for name, flavour in (("sqlite", sqlite), ("postgresql", postgresql))}
 
 
+# Every channel a case comes from.
+CHANNELS = ("webchat", "telegram", "wechat", "hotline", "branch")
 # Channels where a person takes the complaint: it is answered by a person from the start.
 PERSON_CHANNELS = ("hotline", "branch")
 # Case events by an agent that answer the customer (the first one is the first response).
