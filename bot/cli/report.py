@@ -119,7 +119,7 @@ def _text(data: dict[str, Any], table: jrt.Table, lang: str) -> str:
     for g in data["clusters"][:10]:
         flags = " ".join(f for f, on in (("GROWING", g["growing"]), ("MAJOR?", g["major"])) if on)
         lines.append(f"  {' + '.join(g['terms'])} ({g['business']}): {g['customers']} customers, "
-                     f"{g['cases']} cases, {g['amount']} claimed, {g['first']}..{g['last']} "
+                     f"{g['case_count']} cases, {g['amount']} claimed, {g['first']}..{g['last']} "
                      f"{flags}".rstrip())
     lines.append(f"Regulatory (JR/T 0169; codes from {table.source}, not verified):")
     for r in data["regulatory"][:15]:

@@ -44,7 +44,7 @@ WINDOW_DAYS = 90
 BATCH = 500
 WATERMARK = "reports.terms_upto"  # the last case id whose terms are stored
 REFRESHED = "reports.refreshed_at"
-SHOWN_CASES = 200  # case numbers a group lists
+SHOWN_CASES = 200  # case numbers a stored group lists for the page
 SHOWN_TERMS = 4
 
 
@@ -72,11 +72,12 @@ class Group:
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "business": self.business, "terms": self.shown,
-                "cases": self.cases, "customers": self.customers, "amount": str(self.amount),
+                "case_count": self.cases, "customers": self.customers,
+                "amount": str(self.amount),
                 "first": self.first.isoformat() if self.first else None,
                 "last": self.last.isoformat() if self.last else None,
                 "branches": self.branches, "recent": self.recent, "baseline": self.baseline,
-                "growing": self.growing, "major": self.major, "case_numbers": self.numbers}
+                "growing": self.growing, "major": self.major, "cases": self.numbers}
 
 
 def index_new(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: KeyTerms,
@@ -198,7 +199,7 @@ def _scope(session: Session, group: Group, today: date) -> None:
         Decimal("0.01"))
     group.first, group.last = min(firsts, default=None), max(lasts, default=None)
     group.branches = sorted(branches)
-    group.numbers = [n for _, n in sorted(numbers, reverse=True)[:SHOWN_CASES]]
+    group.numbers = [n for _, n in sorted(numbers, reverse=True)]  # the latest first
     group.recent, group.baseline = recent, baseline
     # The pair names the group; other terms most of its cases share say more of it.
     more = sorted((t for t, n in shared.items() if 2 * n >= cases and t not in group.terms),
@@ -309,11 +310,12 @@ def stored(session: Session, period: Period | None = None, limit: int = 50
                 .order_by(ClusterCase.cluster_id, Case.filed_on.desc(), Case.id.desc())):
             if len(numbers[cluster_id]) < SHOWN_CASES:
                 numbers[cluster_id].append(number)
-    return [{"key": r.key, "business": r.business, "terms": list(r.terms), "cases": r.cases,
+    return [{"key": r.key, "business": r.business, "terms": list(r.terms),
+             "case_count": r.cases,
              "customers": r.customers, "amount": str(r.amount),
              "first": r.first_on.isoformat(), "last": r.last_on.isoformat(),
              "branches": list(r.branches), "recent": r.recent, "baseline": r.baseline,
-             "growing": r.growing, "major": r.major, "case_numbers": numbers[r.id],
+             "growing": r.growing, "major": r.major, "cases": numbers[r.id],
              "computed_at": r.computed_at.isoformat()} for r in rows]
 
 

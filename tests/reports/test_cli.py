@@ -50,7 +50,9 @@ def test_the_report_in_json_csv_and_xlsx(engine: Engine, database_url: str,
     for group in report["clusters"]:
         assert {"customers", "amount", "first", "last", "cases"} <= set(group)
         assert start.isoformat() <= group["first"] <= group["last"] <= today.isoformat()
-        assert 5 <= group["cases"] and group["customers"] <= group["cases"]
+        assert 5 <= group["case_count"] == len(group["cases"])
+        assert group["customers"] <= group["case_count"]
+        assert set(group["cases"]) <= {c["number"] for c in mine}
 
     out = tmp_path / "cases.csv"
     done = intake(database_url, *period, "--format", "csv", "--out", str(out))

@@ -56,13 +56,13 @@ def test_one_atm_keeping_cards_is_found_as_one_growing_group(
         alerts = list(session.scalars(select(AuditEvent)
                                       .where(AuditEvent.action == "cluster_alert")))
     numbers = {c["number"] for c in atm}
-    mine = [g for g in stored if numbers & set(g["case_numbers"])]
+    mine = [g for g in stored if numbers & set(g["cases"])]
     assert len(mine) == 1, [g["terms"] for g in mine]
     group = mine[0]
-    assert set(group["case_numbers"]) == numbers  # all 30, and none of the 500 others
+    assert set(group["cases"]) == numbers  # all 30, and none of the 500 others
     assert group["business"] == "debit_card"
     assert {"atm", "吞卡"} <= set(group["terms"])
-    assert group["cases"] == 30
+    assert group["case_count"] == 30
     assert group["customers"] == len({c["customer"] for c in atm}) == 28
     assert Decimal(group["amount"]) == sum(c["amount"] for c in atm)
     assert group["first"] == min(c["filed_on"] for c in atm).isoformat()

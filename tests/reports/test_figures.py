@@ -2,11 +2,14 @@
 channel, on SQLite and PostgreSQL, each checked against counts the test makes on its own from
 the generated cases (tests/reports/expect.py): totals, every grouping, cases over time by day
 and by week, open, near-due and overdue, the percentiles of first response and resolution,
-satisfaction, the bot's share, call-backs and the regulatory table, for the whole period and
-for filtered ones."""
+satisfaction, the bot's share, call-backs, the regulatory table and the hot topics, for the
+whole period and for filtered ones."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,8 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import casegen
-from bot.reports import figures
+from bot.reports import clusters, figures
 from tests.reports import expect
+from workflow.topics import KeyTerms
 
 N = 5000
 DAYS = 90
@@ -108,3 +112,33 @@ def test_a_period_is_refused_when_it_ends_before_it_starts_or_spans_too_long() -
         figures.Period(day - timedelta(days=figures.MAX_DAYS), day)
     with pytest.raises(ValueError, match="unknown grouping"):
         figures.counts_by(None, figures.Period(day, day), "agent")  # type: ignore[arg-type]
+
+
+def test_hot_topics_count_the_key_terms_of_the_periods_cases(
+        store: tuple[list[dict[str, Any]], date], session_factory: sessionmaker[Session]
+) -> None:
+    cases, today = store
+    terms = KeyTerms()
+
+    @contextlib.contextmanager
+    def begin() -> Iterator[Session]:
+        with session_factory.begin() as session:
+            yield session
+
+    assert clusters.index_new(begin, session_factory, terms, datetime.now(UTC)) == N
+    period = figures.Period(today - timedelta(days=29), today, figures.Filters(channel="wechat"))
+    mine = expect.chosen(cases, period.start, period.end, channel="wechat")
+    counted = Counter(t for c in mine for t in terms.of(c["description"], exclude=(c["name"],)))
+    before = expect.chosen(cases, period.start - timedelta(days=30),
+                           period.start - timedelta(days=1), channel="wechat")
+    earlier = Counter(t for c in before for t in terms.of(c["description"],
+                                                          exclude=(c["name"],)))
+    with session_factory() as session:
+        hot = figures.hot_terms(session, period)
+    assert len(hot) == 20
+    for row in hot:
+        assert row["cases"] == counted[row["term"]] and row["before"] == earlier[row["term"]]
+    # The 20 most shared: no term left out counts more than the least shown.
+    least = min(row["cases"] for row in hot)
+    assert {t for t, n in counted.items() if n > least} <= {row["term"] for row in hot}
+    assert [row["cases"] for row in hot] == sorted((row["cases"] for row in hot), reverse=True)
