@@ -27,6 +27,7 @@ from .endpoints import wechat as wechat_routes
 from .endpoints.common import Service
 from .endpoints.limits import BodyLimit
 from .hotline import HotlineIntake
+from .reports import regulatory as reports_regulatory
 from .reports import routes as reports_routes
 from .reports import schedule as reports_schedule
 from .settings import Settings
@@ -40,6 +41,7 @@ __all__ = ["BodyLimit", "Service", "create_app"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app: migrate the store, warm the engine, mount the channels."""
     settings = settings or Settings()
+    reports_regulatory.load(settings.regulatory_file)  # a wrong JR/T 0169 file stops start-up
     connections = webchat.Connections()
     core = build_core(settings, {"webchat": webchat.WebchatSender(connections)})
     db, sessions, metrics = core.db, core.sessions, core.metrics

@@ -69,7 +69,11 @@ def run(start: date | None, end: date | None, fmt: str | None, out: str | None,
             print(f"intake report: {exc}", file=sys.stderr)
             return 2
         by = by or ("week" if period.days > 92 else "day")
-        table = jrt.load(settings.regulatory_file)
+        try:
+            table = jrt.load(settings.regulatory_file)
+        except jrt.BadTable as exc:
+            print(f"intake report: {exc}", file=sys.stderr)
+            return 2
         if fmt == "xlsx" and not out:
             print("intake report: --format xlsx needs --out FILE", file=sys.stderr)
             return 2

@@ -9,11 +9,13 @@ def serve(host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from bot.logs import configure_logging, uvicorn_log_config
+    from bot.reports import regulatory
     from bot.settings import ProductsFileError, Settings, load_institution
 
     try:
         settings = Settings()
         load_institution(settings)  # checked before the workers start: one clear message
+        regulatory.load(settings.regulatory_file)  # BadTable is a ValueError
     except ProductsFileError as exc:
         print(f"intake serve: {exc}", file=sys.stderr)
         return 2

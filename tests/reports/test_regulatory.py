@@ -4,6 +4,9 @@ And cases filed before the reports get their report columns from the migration."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tomllib
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -110,3 +113,15 @@ def test_the_migration_fills_the_report_columns_of_older_cases(engine: Engine) -
     assert (chat.reg_channel, chat.reg_business, chat.reg_reason) == \
         ("counter", "bank_cards", "pricing_fees")
     assert call.reg_channel is None
+
+
+def test_a_wrong_institution_file_stops_the_service_and_the_report(tmp_path: Path) -> None:
+    broken = tmp_path / "jrt.toml"
+    broken.write_text("[channel]\n", "utf-8")
+    env = {**os.environ, "INTAKE_DATABASE_URL": f"sqlite:///{tmp_path / 'intake.db'}",
+           "INTAKE_REGULATORY_FILE": str(broken)}
+    for args in (["serve", "--port", "1"], ["report"]):
+        done = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True,
+                              text=True, env=env, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "[channel] names no entries" in done.stderr
