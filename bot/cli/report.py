@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from bot.reports import clusters, exports, figures
 from bot.reports import regulatory as jrt
 from bot.settings import Settings
-from bot.store.db import make_engine, make_sessionmaker, migrate
+from bot.store.db import make_engine, make_sessionmaker, migrate, reading
 from workflow.topics import KeyTerms
 
 PROGRESS_MIN = 1000  # rows: smaller exports need no bar
@@ -88,7 +88,7 @@ def _summary(sessions: Any, period: figures.Period, today: date, table: jrt.Tabl
              by: str, fmt: str | None, out: str | None, zone: Any) -> int:
     # New cases' key terms first: the groups are found among indexed cases.
     clusters.index_new(sessions.begin, sessions, KeyTerms(), datetime.now(UTC))
-    with sessions() as session:
+    with reading(sessions) as session:
         found = clusters.find(session, period, min(today, period.end))
         data = report_object(session, period, min(today, period.end), table, lang, by, found)
     if fmt == "json":
@@ -139,7 +139,7 @@ def _hours(seconds: int | None) -> str:
 
 def _export(sessions: Any, period: figures.Period, table: jrt.Table, lang: str, fmt: str,
             out: str | None, kind: str, zone: Any) -> int:
-    with sessions() as session:
+    with reading(sessions) as session:
         if kind == "regulatory":
             headers, rows = list(exports.REGULATORY_HEADERS), exports.regulatory_rows(
                 session, period, table, lang)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from workflow.topics import KeyTerms
 
 from ..store import audit, options
+from ..store.db import reading
 from ..store.models import Case, CaseTerm, Cluster, ClusterCase
 from .figures import Period, where
 
@@ -86,7 +87,7 @@ def index_new(transaction: Callable[[], Any], sessions: Callable[[], Any], terms
     the number of cases indexed."""
     done = 0
     while limit is None or done < limit:
-        with sessions() as session:
+        with reading(sessions) as session:
             upto = int(options.get(session, WATERMARK, 0) or 0)
             rows = session.execute(select(Case.id, Case.description, Case.name, Case.filed_on,
                                           Case.filed_at, Case.business)
@@ -247,15 +248,16 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
     """Index new cases' terms, then store the groups of the last WINDOW_DAYS (replacing the
     last refresh's) and alert on each that newly grows fast or turns major. Skipped when
     another process refreshed less than `min_gap` ago (each worker runs the schedule)."""
+    if min_gap and _refreshed_within(sessions, now, min_gap):
+        return Refreshed(0, 0, [])  # another process just did it: no work twice
     indexed = index_new(transaction, sessions, terms, now)
     period = Period(today - timedelta(days=WINDOW_DAYS - 1), today)
-    with sessions() as session:
+    with reading(sessions) as session:
         found = find(session, period, today)
     alerts: list[str] = []
     with transaction() as session:
-        last = options.locked(session, REFRESHED)  # refreshes take turns here
-        if last is not None and min_gap and \
-                now - datetime.fromisoformat(str(last.value)) < min_gap:
+        options.locked(session, REFRESHED)  # refreshes take turns here
+        if min_gap and _refreshed_within(None, now, min_gap, session):
             return Refreshed(indexed, 0, [])
         before = {c.key: c for c in session.scalars(select(Cluster))}
         session.execute(delete(ClusterCase))
@@ -278,6 +280,7 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
                           terms=group.shown, cases=group.cases,
                           customers=group.customers, amount=group.amount,
                           first_on=group.first, last_on=group.last, branches=group.branches,
+                          latest=group.numbers[:SHOWN_CASES],
                           recent=group.recent, baseline=group.baseline,
                           growing=group.growing, major=group.major, computed_at=now,
                           alerted_at=alerted)
@@ -289,33 +292,33 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
     return Refreshed(indexed, len(found), alerts)
 
 
+def _refreshed_within(sessions: Callable[[], Any] | None, now: datetime, gap: timedelta,
+                      session: Session | None = None) -> bool:
+    """Did a refresh finish less than `gap` before `now`?"""
+    if session is None:
+        assert sessions is not None
+        with reading(sessions) as fresh:
+            return _refreshed_within(None, now, gap, fresh)
+    value = options.get(session, REFRESHED)
+    return value is not None and now - datetime.fromisoformat(str(value)) < gap
+
+
 def stored(session: Session, period: Period | None = None, limit: int = 50
            ) -> list[dict[str, Any]]:
     """The groups of the last refresh (those with cases in `period`, of its business line
-    when filtered), fast-growing first, with their case numbers."""
+    when filtered), fast-growing first, with their latest case numbers."""
     query = select(Cluster)
     if period is not None:
         query = query.where(Cluster.last_on >= period.start, Cluster.first_on <= period.end)
         if period.filters.business:
             query = query.where(Cluster.business == period.filters.business)
-    rows = list(session.scalars(query.order_by(Cluster.growing.desc(), Cluster.major.desc(),
-                                               Cluster.customers.desc(), Cluster.id)
-                                .limit(limit)))
-    numbers: dict[int, list[str]] = {r.id: [] for r in rows}
-    if rows:
-        for cluster_id, number in session.execute(
-                select(ClusterCase.cluster_id, Case.number)
-                .join(Case, Case.id == ClusterCase.case_id)
-                .where(ClusterCase.cluster_id.in_(list(numbers)))
-                .order_by(ClusterCase.cluster_id, Case.filed_on.desc(), Case.id.desc())):
-            if len(numbers[cluster_id]) < SHOWN_CASES:
-                numbers[cluster_id].append(number)
+    rows = session.scalars(query.order_by(Cluster.growing.desc(), Cluster.major.desc(),
+                                          Cluster.customers.desc(), Cluster.id).limit(limit))
     return [{"key": r.key, "business": r.business, "terms": list(r.terms),
-             "case_count": r.cases,
-             "customers": r.customers, "amount": str(r.amount),
+             "case_count": r.cases, "customers": r.customers, "amount": str(r.amount),
              "first": r.first_on.isoformat(), "last": r.last_on.isoformat(),
              "branches": list(r.branches), "recent": r.recent, "baseline": r.baseline,
-             "growing": r.growing, "major": r.major, "cases": numbers[r.id],
+             "growing": r.growing, "major": r.major, "cases": list(r.latest),
              "computed_at": r.computed_at.isoformat()} for r in rows]
 
 

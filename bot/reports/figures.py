@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, and_, cast, func, literal, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -150,24 +151,24 @@ def duration(session: Session, period: Period, kind: str,
              percentiles: tuple[float, ...] = (0.5, 0.9)) -> dict[str, Any]:
     """Time from receipt to a person's first answer ("first_response") or to the last
     resolution ("resolution"), over the cases that have one: n and nearest-rank
-    percentiles in seconds ({"p50": ..., "p90": ...})."""
+    percentiles in whole seconds ({"p50": ..., "p90": ...})."""
     column: KeyedColumnElement[Any] = DURATIONS[kind]
     conditions = [*where(period), column.is_not(None)]
     seconds = _seconds(session, column, Case.filed_at)
-    n = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
-    out: dict[str, Any] = {"n": n}
-    for p in percentiles:
-        key = f"p{round(p * 100)}"
-        if n == 0:
-            out[key] = None
-            continue
-        if session.get_bind().dialect.name == "postgresql":
-            value = session.scalar(select(func.percentile_disc(p).within_group(seconds))
-                                   .where(*conditions))
-        else:
-            rank = max(1, math.ceil(p * n))
-            value = session.scalar(select(seconds).where(*conditions)
-                                   .order_by(seconds).limit(1).offset(rank - 1))
+    keys = [f"p{round(p * 100)}" for p in percentiles]
+    if session.get_bind().dialect.name == "postgresql":
+        # One sort for every percentile: percentile_disc over an array of fractions.
+        n, values = session.execute(select(
+            func.count(), func.percentile_disc(postgresql.array(percentiles))
+            .within_group(seconds)).where(*conditions)).one()
+        values = list(values or [None] * len(keys))
+    else:
+        # SQLite has no percentile: it sorts the durations once; the ranks are read off.
+        ordered = session.scalars(select(seconds).where(*conditions).order_by(seconds)).all()
+        n = len(ordered)
+        values = [ordered[max(1, math.ceil(p * n)) - 1] if n else None for p in percentiles]
+    out: dict[str, Any] = {"n": n or 0}
+    for key, value in zip(keys, values, strict=True):
         out[key] = max(0, round(float(value))) if value is not None else None
     return out
 

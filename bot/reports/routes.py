@@ -30,6 +30,7 @@ from ..console.rules import Actor, Refused, text
 from ..console.web import HEADERS, desk_of, render
 from ..endpoints.common import store_call
 from ..store import audit
+from ..store.db import reading
 from . import clusters, exports, figures, schedule, svg
 from . import regulatory as jrt
 
@@ -99,7 +100,7 @@ def read(service: Any, actor: Actor, query: Query) -> dict[str, Any]:
     _lead(actor)
     today = _today(service)
     table = table_of(service)
-    with service.sessions() as session:
+    with reading(service.sessions) as session:
         figures_ = figures.summary(session, query.period, today,
                                    today + timedelta(days=alerts.NEAR_DAYS), query.by)
         regulatory = [jrt.labelled(table, row, actor.lang)
@@ -210,7 +211,7 @@ async def export(request: Request) -> Response:
     zone = service.settings.zone
     if fmt == "csv":
         def chunks() -> Any:
-            with service.sessions() as session:
+            with reading(service.sessions) as session:
                 if kind == "cases":
                     rows: Any = exports.case_rows(session, period, table, actor.lang, zone)
                     head = exports.case_headers(table, actor.lang)
@@ -233,7 +234,7 @@ def workbook(service: Any, period: figures.Period, kind: str, lang: str) -> Path
     os.close(handle)
     path = Path(name)
     try:
-        with service.sessions() as session:
+        with reading(service.sessions) as session:
             reg = exports.regulatory_rows(session, period, table, lang)
             sheets: list[tuple[str, list[str], Any]] = [
                 ("regulatory", list(exports.REGULATORY_HEADERS), reg)]

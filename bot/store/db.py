@@ -8,10 +8,12 @@ PostgreSQL (``postgresql+psycopg://...``) is for everything else.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from importlib.resources import files
 from typing import Any
 
@@ -138,8 +140,12 @@ def _sqlite_engine(url: URL, busy_seconds: float, synchronous: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Take the write lock up front: waiting for it honours busy_timeout, whereas upgrading
-        # a read transaction to a write one fails at once under contention.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read transaction to a write one fails at once under contention. A session that
+        # only reads (`reading`) begins deferred: in WAL mode it then never holds writers up.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -160,6 +166,19 @@ def _wal(cursor: Any) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+READ_ONLY = "intake_read_only"
+
+
+@contextlib.contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for long reads (reports, exports): on SQLite its transaction does not take
+    the write lock, so customers' messages are written meanwhile (it reads a snapshot); it
+    must not write. On PostgreSQL, an ordinary session."""
+    with sessions() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

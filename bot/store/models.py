@@ -331,6 +331,7 @@ class Cluster(Base):
     first_on: Mapped[date] = mapped_column(Date)
     last_on: Mapped[date] = mapped_column(Date)
     branches: Mapped[list[Any]] = mapped_column(JSON)
+    latest: Mapped[list[Any]] = mapped_column(JSON)  # its latest case numbers, for the page
     recent: Mapped[int] = mapped_column(Integer)  # cases in the last week
     baseline: Mapped[int] = mapped_column(Integer)  # cases in the four weeks before
     growing: Mapped[bool] = mapped_column(Boolean)

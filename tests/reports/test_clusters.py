@@ -76,6 +76,10 @@ def test_one_atm_keeping_cards_is_found_as_one_growing_group(
     assert group["key"] in {a.subject.removeprefix("cluster:") for a in alerts}
     assert group["key"] in done.alerts
 
+    # Another process refreshing within the gap does no work at all.
+    skipped = clusters.refresh(_transaction(session_factory), session_factory, terms, today,
+                               now + timedelta(minutes=1), min_gap=timedelta(minutes=10))
+    assert skipped == clusters.Refreshed(0, 0, [])
     # A second refresh finds the same group and does not alert on it again.
     again = clusters.refresh(_transaction(session_factory), session_factory, terms, today,
                              now + timedelta(minutes=5))

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("first_on", sa.Date(), nullable=False),
         sa.Column("last_on", sa.Date(), nullable=False),
         sa.Column("branches", sa.JSON(), nullable=False),
+        sa.Column("latest", sa.JSON(), nullable=False),
         sa.Column("recent", sa.Integer(), nullable=False),
         sa.Column("baseline", sa.Integer(), nullable=False),
         sa.Column("growing", sa.Boolean(), nullable=False),
