@@ -33,6 +33,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -244,9 +245,14 @@ def time_exports(client: httpx.Client, cases: list[dict[str, Any]], today: date
     for fmt in ("csv", "xlsx"):
         params = {"kind": "cases", "format": fmt, "from": start.isoformat(),
                   "to": today.isoformat()}
+        meanwhile: dict[str, Any] = {}
+        customer = threading.Thread(target=_customer_meanwhile,
+                                    args=(str(client.base_url), meanwhile), daemon=True)
         started = time.perf_counter()
+        customer.start()  # a customer writes while the export reads
         r = client.get("/console/reports/export", params=params)
         seconds = time.perf_counter() - started
+        customer.join(30)
         if r.status_code != 200:
             raise WrongAnswer(f"{fmt} export: HTTP {r.status_code}: {r.text[:200]!r}")
         if fmt == "csv":
@@ -258,10 +264,30 @@ def time_exports(client: httpx.Client, cases: list[dict[str, Any]], today: date
         if rows != want:
             raise WrongAnswer(f"{fmt} export: {rows} rows, the store has {want} cases "
                               f"received {start}..{today}")
-        out[fmt] = {"rows": rows, "seconds": seconds, "mib": len(r.content) / 2**20}
+        out[fmt] = {"rows": rows, "seconds": seconds, "mib": len(r.content) / 2**20,
+                    "message_during": meanwhile}
         print(f"  {fmt.upper()} export of {EXPORT_DAYS} d: {rows} rows (checked) in "
-              f"{seconds:.2f} s, {out[fmt]['mib']:.1f} MiB")
+              f"{seconds:.2f} s, {out[fmt]['mib']:.1f} MiB; a customer's message sent "
+              f"{MEANWHILE_AFTER:.1f} s into it: HTTP {meanwhile.get('status')} in "
+              f"{meanwhile.get('ms', float('nan')):.0f} ms")
     return out
+
+
+MEANWHILE_AFTER = 0.5  # seconds into an export
+
+
+def _customer_meanwhile(base: str, out: dict[str, Any]) -> None:
+    """A web chat customer's first message, sent while an export runs: is it held up?"""
+    time.sleep(MEANWHILE_AFTER)
+    started = time.perf_counter()
+    try:
+        r = httpx.post(f"{base}/channels/webchat/messages", timeout=30, json={
+            "visitor_id": secrets.token_hex(16), "text": "我的信用卡被多扣了年费",
+            "client_message_id": "m1"})
+        out["status"] = r.status_code
+    except httpx.HTTPError as exc:
+        out["status"] = type(exc).__name__
+    out["ms"] = (time.perf_counter() - started) * 1e3
 
 
 def time_lead_refresh(client: httpx.Client, csrf: str) -> float:
