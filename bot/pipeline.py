@@ -409,7 +409,9 @@ class Pipeline:
                                   conversation_id=conversation.id,
                                   channel=conversation.channel, now=now, due=due,
                                   received=local_now.date(),
-                                  by_bot=not conversations.had_agent(session, conversation.id))
+                                  by_bot=not conversations.had_agent(
+                                      session, conversation.id,
+                                      since=cases.last_filed_at(session, conversation.id)))
                 vault.link_case(session, conversation.id, case.id)
                 assignment.on_filed(session, case, now)  # when a lead turned it on
                 if conversation.callback_reason is not None and \

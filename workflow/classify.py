@@ -63,6 +63,7 @@ __all__ = [
     "parse_business_answer",
     "prioritise",
     "regulatory",
+    "regulatory_keys",
 ]
 
 BUSINESS_LINES = (
@@ -758,6 +759,19 @@ def extract_resolution(text: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Regulatory classification (JR/T 0169-2018)
 # --------------------------------------------------------------------------------------------
+
+
+def regulatory_keys() -> dict[str, frozenset[str]]:
+    """Every key `regulatory` can give, per dimension (what a table of labels and codes for
+    them must name)."""
+    cfg = _section("regulatory")
+    return {
+        "channel": frozenset((*REGULATORY_CHANNELS, str(cfg.get("unknown_channel", "unknown")))),
+        "business_type": frozenset((*(str(v) for v in cfg["business_map"].values()),
+                                    *cfg.get("business_override", {}), "other")),
+        "reason": frozenset((*cfg["reasons"], *(str(v) for v in cfg["fallback"].values()),
+                             "other")),
+    }
 
 
 def regulatory(

@@ -91,7 +91,10 @@ class KeyTerms:
                 order.setdefault(term, match.start())
                 return " | "
             folded = pattern.sub(keep, folded)
-        skip = vocab.stop | {fold(x).lower() for x in exclude if x}
+        # A name is never a topic, nor any part of it ("欧阳娜娜" -> 欧阳, 娜娜; "Jonathan
+        # Whitfield" -> jonathan, whitfield).
+        names = [fold(x).lower() for x in exclude if x]
+        skip = vocab.stop | {part for name in names for part in name.split()}
         if has_cjk(folded):
             words = self.segmenter.cut(folded)
         else:
@@ -100,7 +103,7 @@ class KeyTerms:
         for word in words:
             word = word.strip()
             position += 1
-            if not _useful(word) or word in skip:
+            if not _useful(word) or word in skip or any(word in name for name in names):
                 continue
             if not _CJK.search(word):
                 word = _singular(word)

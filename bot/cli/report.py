@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.reports import clusters, exports, figures
 from bot.reports import regulatory as jrt
 from bot.settings import Settings
+from bot.store import audit
 from bot.store.db import make_engine, make_sessionmaker, migrate, reading
 from workflow.topics import KeyTerms
 
@@ -78,8 +79,18 @@ def run(start: date | None, end: date | None, fmt: str | None, out: str | None,
             print("intake report: --format xlsx needs --out FILE", file=sys.stderr)
             return 2
         if fmt in (None, "json"):
-            return _summary(sessions, period, today, table, lang, by, fmt, out, zone)
-        return _export(sessions, period, table, lang, fmt, out, kind, zone)
+            code = _summary(sessions, period, today, table, lang, by, fmt, out, zone)
+        else:
+            code = _export(sessions, period, table, lang, fmt, out, kind, zone)
+        now = datetime.now(UTC)
+        with sessions.begin() as session:  # who took what out of the store, as the console
+            audit.record(session, actor="cli", action="report_export", subject="reports",
+                         now=now, detail={"kind": kind if fmt in ("csv", "xlsx") else "report",
+                                          "format": fmt or "text", "out": out,
+                                          "from": period.start.isoformat(),
+                                          "to": period.end.isoformat(),
+                                          **period.filters.chosen()})
+        return code
     finally:
         engine.dispose()
 
@@ -89,8 +100,10 @@ def _summary(sessions: Any, period: figures.Period, today: date, table: jrt.Tabl
     # New cases' key terms first: the groups are found among indexed cases.
     clusters.index_new(sessions.begin, sessions, KeyTerms(), datetime.now(UTC))
     with reading(sessions) as session:
+        # Growth is measured to the period's end; open and overdue are as of today, as on
+        # the dashboard.
         found = clusters.find(session, period, min(today, period.end))
-        data = report_object(session, period, min(today, period.end), table, lang, by, found)
+        data = report_object(session, period, today, table, lang, by, found)
     if fmt == "json":
         text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
         if out:

@@ -1,7 +1,8 @@
 """Hot topics and groups of similar complaints.
 
 Each case's key terms (workflow.topics) are stored once, in `case_terms`, by `index_new`:
-incremental, from the last case indexed on. A group is the cases of one business line that
+incremental, every case not indexed yet (again when its description or business line
+changes). A group is the cases of one business line that
 share a pair of key terms ("atm" + "吞卡", "理财收益" + "不达预期", "电话诈骗" + "安全账户"):
 the pairs are counted in SQL, the largest taken first, each case joining one group at most.
 A group's scope is what an analyst needs to see a systemic problem: distinct customers,
@@ -17,13 +18,14 @@ newly grows fast or turns major; reports for a given period compute theirs with 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from workflow.topics import KeyTerms
@@ -34,7 +36,7 @@ from ..store.models import Case, CaseTerm, Cluster, ClusterCase
 from .figures import Period, where
 
 MIN_CASES = 5  # a pair shared by fewer cases is no group
-CANDIDATES = 400  # the largest pairs considered per computation
+CANDIDATES = 20000  # pairs reaching MIN_CASES considered per computation, largest first
 RECENT_DAYS = 7
 BASELINE_DAYS = 28
 GROWTH = 3.0
@@ -43,7 +45,6 @@ SURPRISE = 0.001
 MAJOR = 20
 WINDOW_DAYS = 90
 BATCH = 500
-WATERMARK = "reports.terms_upto"  # the last case id whose terms are stored
 REFRESHED = "reports.refreshed_at"
 SHOWN_CASES = 200  # case numbers a stored group lists for the page
 SHOWN_TERMS = 4
@@ -82,56 +83,66 @@ class Group:
 
 
 def index_new(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: KeyTerms,
-              now: datetime, limit: int | None = None) -> int:
-    """Store the key terms of cases filed since the last run, BATCH cases per transaction;
-    the number of cases indexed."""
+              now: datetime, limit: int | None = None,
+              stop: Callable[[], bool] | None = None) -> int:
+    """Store the key terms of every case not indexed yet (new, or whose description or
+    business line changed since: `cases.terms_at` is cleared then), BATCH cases per
+    transaction; the number of cases indexed. Cases are marked indexed with an UPDATE that
+    only one process wins per case, so two processes never store one case's terms twice;
+    a case committed late (PostgreSQL hands out ids before commit) is found all the same."""
     done = 0
-    while limit is None or done < limit:
+    while (limit is None or done < limit) and not (stop is not None and stop()):
         with reading(sessions) as session:
-            upto = int(options.get(session, WATERMARK, 0) or 0)
             rows = session.execute(select(Case.id, Case.description, Case.name, Case.filed_on,
                                           Case.filed_at, Case.business)
-                                   .where(Case.id > upto).order_by(Case.id).limit(BATCH)).all()
+                                   .where(Case.terms_at.is_(None)).order_by(Case.id)
+                                   .limit(BATCH)).all()
         if not rows:
             return done
-        values = []
+        found: dict[int, list[dict[str, Any]]] = {}
         for case_id, description, name, filed_on, filed_at, business in rows:
             day = filed_on or filed_at.date()
-            found = terms.of(description or "", exclude=(name,) if name else ())
-            for rank, term in enumerate(found):
-                values.append({"case_id": case_id, "term": term, "rank": rank,
-                               "filed_on": day, "business": business})
+            found[case_id] = [{"case_id": case_id, "term": term, "rank": rank,
+                               "filed_on": day, "business": business}
+                              for rank, term in enumerate(terms.of(
+                                  description or "", exclude=(name,) if name else ()))]
         with transaction() as session:
-            # Another process may have indexed the same batch: the watermark decides.
-            row = options.locked(session, WATERMARK)
-            if int(row.value if row is not None else 0) != upto:
-                continue
-            if values:
-                session.execute(insert(CaseTerm), values)
-            options.put(session, WATERMARK, rows[-1][0], actor="system", now=now)
-        done += len(rows)
+            won = list(session.scalars(update(Case).where(Case.id.in_(list(found)),
+                                                          Case.terms_at.is_(None))
+                                       .values(terms_at=now).returning(Case.id)
+                                       .execution_options(synchronize_session=False)))
+            if won:
+                session.execute(delete(CaseTerm).where(CaseTerm.case_id.in_(won)))
+                values = [v for case_id in won for v in found[case_id]]
+                if values:
+                    session.execute(insert(CaseTerm), values)
+        done += len(won)
     return done
 
 
 def find(session: Session, period: Period, today: date, min_cases: int = MIN_CASES
          ) -> list[Group]:
     """The groups among the period's cases (its filters too), largest first; `today` is
-    the day growth is measured to."""
+    the day growth is measured to.
+
+    Greedy, and exact about what is left: the largest pair of key terms (counted over the
+    cases no group has taken yet) becomes a group, its cases leave every other pair's
+    count, and so on while a pair still has `min_cases`. A big topic's many pairs therefore
+    never hide a small new group. Only pairs that reach `min_cases` at all are considered
+    (counted in SQL), and only the cases holding their terms are read."""
     a, b = aliased(CaseTerm), aliased(CaseTerm)
     conditions = [a.filed_on >= period.start, a.filed_on <= period.end]
-    query = (select(a.business, a.term, b.term, func.count())
+    query = (select(a.business, a.term, b.term, func.sum(a.rank + b.rank))
              .join(b, (b.case_id == a.case_id) & (b.term > a.term)))
     if period.filters.chosen():
         query = query.join(Case, Case.id == a.case_id).where(*where(period))
     pairs = session.execute(query.where(*conditions)
                             .group_by(a.business, a.term, b.term)
                             .having(func.count() >= min_cases)
-                            # equal counts: the pair of the stronger terms names the group
-                            .order_by(func.count().desc(), func.sum(a.rank + b.rank),
-                                      a.business, a.term, b.term)
-                            .limit(CANDIDATES)).all()
+                            .order_by(func.count().desc()).limit(CANDIDATES)).all()
     if not pairs:
         return []
+    strength = {(bz, t1, t2): int(r or 0) for bz, t1, t2, r in pairs}
     wanted = sorted({t for _, t1, t2, _ in pairs for t in (t1, t2)})
     # The cases of the period with each wanted term, per business line.
     having: dict[tuple[str | None, str], set[int]] = {}
@@ -143,16 +154,29 @@ def find(session: Session, period: Period, today: date, min_cases: int = MIN_CAS
         for case_id, business, term in session.execute(
                 member_query.where(CaseTerm.term.in_(chunk))):
             having.setdefault((business, term), set()).add(case_id)
-    taken: set[int] = set()
+    members = {key: having.get((key[0], key[1]), set()) & having.get((key[0], key[2]), set())
+               for key in strength}
+    pairs_of: dict[int, list[tuple[str | None, str, str]]] = {}
+    for key, cases in members.items():
+        for case_id in cases:
+            pairs_of.setdefault(case_id, []).append(key)
     groups: list[Group] = []
-    for business, t1, t2, _ in pairs:
-        members = (having.get((business, t1), set()) & having.get((business, t2), set())) - taken
-        if len(members) < min_cases:
-            continue
-        taken.update(members)
-        groups.append(Group(business, (t1, t2), sorted(members)))
+    while members:
+        # The largest pair left; equal sizes: the stronger terms (lower ranks) name it.
+        key = min(members, key=lambda k: (-len(members[k]), strength[k] / max(
+            len(members[k]), 1), str(k[0]), k[1], k[2]))
+        chosen = members.pop(key)
+        if len(chosen) < min_cases:
+            break
+        groups.append(Group(key[0], (key[1], key[2]), sorted(chosen)))
+        for case_id in chosen:  # taken: it counts for no other pair
+            for other in pairs_of.get(case_id, ()):
+                if other in members:
+                    members[other].discard(case_id)
+        members = {k: v for k, v in members.items() if len(v) >= min_cases}
     for group in groups:
         _scope(session, group, today)
+    groups = [g for g in groups if g.first is not None]  # cases with no day of receipt
     groups.sort(key=lambda g: (not g.growing, -g.customers, -g.cases, g.key))
     return groups
 
@@ -210,6 +234,18 @@ def _scope(session: Session, group: Group, today: date) -> None:
     group.major = group.customers >= MAJOR
 
 
+def _same_as(group: Group, members_before: dict[str, set[int]]) -> str | None:
+    """The last refresh's group this one continues: most of the smaller one's cases are in
+    both (its naming pair may have changed as cases came in), so it is not alerted again."""
+    mine = set(group.case_ids)
+    best, share = None, 0.5
+    for key, theirs in members_before.items():
+        common = len(mine & theirs)
+        if common and common / min(len(mine), len(theirs)) > share:
+            best, share = key, common / min(len(mine), len(theirs))
+    return best
+
+
 def growing(recent: int, baseline: int) -> bool:
     """Cases of the last week against the four weeks before: at least GROWTH_MIN cases, a
     daily rate GROWTH times the baseline's or more (one case in four weeks assumed at
@@ -223,12 +259,13 @@ def growing(recent: int, baseline: int) -> bool:
 
 
 def _poisson_tail(k: int, mean: float) -> float:
-    """P(X >= k) for X ~ Poisson(mean)."""
-    term = math.exp(-mean)
+    """P(X >= k) for X ~ Poisson(mean), its terms summed in log space (exp(-mean) alone
+    underflows past a mean of about 745)."""
+    log_term = -mean
     below = 0.0
     for i in range(k):
-        below += term
-        term *= mean / (i + 1)
+        below += math.exp(log_term)
+        log_term += math.log(mean) - math.log(i + 1)
     return max(0.0, 1.0 - below)
 
 
@@ -244,26 +281,41 @@ class Refreshed:
 
 
 def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: KeyTerms,
-            today: date, now: datetime, min_gap: timedelta = timedelta(0)) -> Refreshed:
+            today: date, now: datetime, min_gap: timedelta = timedelta(0),
+            stop: Callable[[], bool] | None = None) -> Refreshed:
     """Index new cases' terms, then store the groups of the last WINDOW_DAYS (replacing the
     last refresh's) and alert on each that newly grows fast or turns major. Skipped when
-    another process refreshed less than `min_gap` ago (each worker runs the schedule)."""
+    another process refreshed less than `min_gap` ago (each worker runs the schedule);
+    `stop` ends the indexing early (the service is shutting down)."""
+    started = time.monotonic()
     if min_gap and _refreshed_within(sessions, now, min_gap):
         return Refreshed(0, 0, [])  # another process just did it: no work twice
-    indexed = index_new(transaction, sessions, terms, now)
+    indexed = index_new(transaction, sessions, terms, now, stop=stop)
+    if stop is not None and stop():
+        return Refreshed(indexed, 0, [])
     period = Period(today - timedelta(days=WINDOW_DAYS - 1), today)
     with reading(sessions) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # The schedule's work, not a request's: INTAKE_DB_TIMEOUT_SECONDS does not bound it.
+            session.execute(text("SET LOCAL statement_timeout = 0"))
         found = find(session, period, today)
     alerts: list[str] = []
     with transaction() as session:
-        options.locked(session, REFRESHED)  # refreshes take turns here
+        # Refreshes take turns on this row (created first, so that there is a row to lock).
+        if options.locked(session, REFRESHED) is None:
+            options.put(session, REFRESHED, None, actor="system", now=now)
         if min_gap and _refreshed_within(None, now, min_gap, session):
             return Refreshed(indexed, 0, [])
         before = {c.key: c for c in session.scalars(select(Cluster))}
+        members_before: dict[str, set[int]] = {}
+        for key, case_id in session.execute(select(Cluster.key, ClusterCase.case_id)
+                                            .join(ClusterCase,
+                                                  ClusterCase.cluster_id == Cluster.id)):
+            members_before.setdefault(key, set()).add(case_id)
         session.execute(delete(ClusterCase))
         session.execute(delete(Cluster))
         for group in found:
-            old = before.get(group.key)
+            old = before.get(_same_as(group, members_before) or group.key)
             was = (old.growing, old.major) if old is not None else (False, False)
             alerted = old.alerted_at if old is not None else None
             fresh = (group.growing and not was[0]) or (group.major and not was[1])
@@ -288,7 +340,8 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
             session.flush()
             session.execute(insert(ClusterCase), [{"cluster_id": row.id, "case_id": cid}
                                                   for cid in group.case_ids])
-        options.put(session, REFRESHED, now.isoformat(), actor="system", now=now)
+        finished = now + timedelta(seconds=time.monotonic() - started)
+        options.put(session, REFRESHED, finished.isoformat(), actor="system", now=finished)
     return Refreshed(indexed, len(found), alerts)
 
 

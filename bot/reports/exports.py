@@ -1,8 +1,9 @@
 """Exports of a period's cases and of its regulatory report, as CSV or XLSX (openpyxl).
 
 What people read in them is masked: ID-card and bank-card numbers in every text column, as
-the console shows them. A cell that a spreadsheet would run as a formula (text starting with
-=, +, -, @, a tab or a carriage return: a customer's words can) is written as plain text.
+the console shows them. A cell that a spreadsheet would run as a formula (a customer's words
+can start with =, +, -, @) is written as text: quoted with an apostrophe in CSV, typed as
+text in XLSX (where characters a worksheet cannot hold are dropped).
 Cases are read in pages from the database and written as they come: an export of any size
 holds one page in memory.
 """
@@ -10,7 +11,6 @@ holds one page in memory.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -49,9 +49,27 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe(value: Any) -> Any:
-    """A value as a cell: text masked elsewhere; text a spreadsheet would evaluate quoted."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
+    """A value as a CSV cell: text a spreadsheet would run as a formula (starting with one
+    of _FORMULA, or with spaces before =, +, -, @) quoted with an apostrophe."""
+    if isinstance(value, str) and (value.startswith(_FORMULA)
+                                   or value.lstrip(" \n").startswith(_FORMULA[:4])):
         return "'" + value
+    return value
+
+
+def _xlsx(sheet: Any, value: Any) -> Any:
+    """A value as an XLSX cell: characters a worksheet cannot hold (control characters a
+    customer's message may carry) dropped; text stays text, a leading "=" included."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if value.startswith("="):  # openpyxl would write it as a formula
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
     return value
 
 
@@ -92,7 +110,7 @@ def case_rows(session: Session, period: Period, table: Table, lang: str, zone: t
                                       strict=True):
                 entry = table.entry(dimension, key)
                 cells.extend([entry.code, entry.label(lang)])
-            yield [safe(c) for c in cells]
+            yield cells
         last = rows[-1][0]
         session.expunge_all()
 
@@ -133,26 +151,11 @@ def write_csv(headers: list[str], rows: Iterator[list[Any]] | list[list[Any]], o
     writer.writerow(headers)
     n = 0
     for row in rows:
-        writer.writerow(["" if c is None else c for c in row])
+        writer.writerow(["" if c is None else safe(c) for c in row])
         n += 1
         if progress is not None:
             progress(1)
     return n
-
-
-def csv_chunks(headers: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    """The CSV as byte chunks for a streamed download."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(headers)
-    for i, row in enumerate(rows, 1):
-        writer.writerow(["" if c is None else c for c in row])
-        if i % 500 == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
 
 
 def write_xlsx(path: Path, sheets: list[tuple[str, list[str], Any]],
@@ -167,9 +170,7 @@ def write_xlsx(path: Path, sheets: list[tuple[str, list[str], Any]],
         sheet = book.create_sheet(title=title[:31])
         sheet.append(headers)
         for row in rows:
-            # openpyxl writes a string starting with "=" as a formula: `safe` quotes those,
-            # so every string is written as text (plain values: half the time of cells).
-            sheet.append([safe(v) for v in row])
+            sheet.append([_xlsx(sheet, v) for v in row])
             n += 1
             if progress is not None:
                 progress(1)

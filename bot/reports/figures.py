@@ -30,6 +30,8 @@ GROUPS = ("category", "business", "channel", "priority", "status")
 BUCKETS = ("day", "week")
 RATINGS = (1, 2, 3, 4, 5)
 MAX_DAYS = 3 * 366  # the longest period a report covers
+# The days a period may cover: the one before it (hot topics compare) stays a real date.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9000, 12, 31)
 # What each filter may be.
 CHOICES: dict[str, tuple[str, ...]] = {
     "category": CATEGORIES, "business": BUSINESS_LINES, "channel": CHANNELS,
@@ -60,6 +62,8 @@ class Period:
                 raise ValueError(f"unknown {name} {value!r}; one of {', '.join(CHOICES[name])}")
         if self.end < self.start:
             raise ValueError(f"the period ends ({self.end}) before it starts ({self.start})")
+        if not FIRST_DAY <= self.start <= self.end <= LAST_DAY:
+            raise ValueError(f"a period lies between {FIRST_DAY} and {LAST_DAY}")
         if (self.end - self.start).days >= MAX_DAYS:
             raise ValueError(f"a period is at most {MAX_DAYS} days")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from workflow.classify import regulatory_keys
 from workflow.extract.sensitive import find_sensitive, redact
 
 from ..store import cases
@@ -112,6 +113,16 @@ def _load(path: str | None) -> Table:
             found[key] = Entry(key, str(value["code"]), str(value["zh"]), str(value["en"]))
         if not found:
             raise BadTable(f"{source}: [{dimension}] names no entries")
+        missing = sorted(regulatory_keys()[dimension] - set(found))
+        if missing:  # a case could carry a key the regulator's report cannot code
+            raise BadTable(f"{source}: [{dimension}] lacks {', '.join(missing)}, which the "
+                           "engine gives")
+        codes: dict[str, str] = {}
+        for entry in found.values():
+            if entry.code in codes:
+                raise BadTable(f"{source}: [{dimension}] gives code {entry.code} to both "
+                               f"{codes[entry.code]} and {entry.key}")
+            codes[entry.code] = entry.key
         entries[dimension] = found
     return Table(entries, titles, source)
 

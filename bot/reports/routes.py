@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
 
 from workflow import catalog
 
@@ -64,7 +63,10 @@ def parse(params: Any, today: date) -> Query:
     """The period (from/to, days of receipt, both included; default the last 30 days), the
     bucket (day/week) and the filters from the URL; anything unknown is refused (422)."""
     end = _day(params.get("to"), "to", today)
-    start = _day(params.get("from"), "from", end - timedelta(days=DEFAULT_DAYS - 1))
+    try:
+        start = _day(params.get("from"), "from", end - timedelta(days=DEFAULT_DAYS - 1))
+    except OverflowError:  # "to" on the first days of year 1
+        raise refusal("bad_period", 422, days=str(figures.MAX_DAYS)) from None
     by = params.get("by") or ("week" if (end - start).days > 92 else "day")
     if by not in figures.BUCKETS:
         raise refusal("bad_bucket", 422, choices=", ".join(figures.BUCKETS))
@@ -180,73 +182,72 @@ def _audit(service: Any, actor: Actor, action: str, subject: str, address: str |
 
 @router.get("/reports/export")
 async def export(request: Request) -> Response:
-    """A download of the period's cases or its regulatory report (lead only, audited)."""
+    """A download of the period's cases or its regulatory report (lead only; audited once
+    the file is written, a refusal too)."""
     service, _ = desk_of(request)
     seat = await _seat(request)
     if seat is None:
         return _to_login(request)
     actor = seat.actor
+    address = auth.address_of(request)
+    kind = request.query_params.get("kind") or "cases"
     try:
-        kind = request.query_params.get("kind") or "cases"
+        if not actor.is_lead:
+            await store_call(service, _audit, service, actor, "report_export_refused",
+                             "reports", address, {"kind": kind[:20]})
+            _lead(actor)
         fmt = request.query_params.get("format") or "csv"
         if kind not in exports.KINDS:
             raise refusal("bad_kind", 422, choices=", ".join(exports.KINDS))
         if fmt not in exports.FORMATS:
             raise refusal("bad_format", 422, choices=", ".join(exports.FORMATS))
         query = parse(request.query_params, _today(service))
-        if not actor.is_lead:
-            await store_call(service, _audit, service, actor, "report_export_refused",
-                             "reports", auth.address_of(request), {"kind": kind})
-        _lead(actor)
     except Refused as refused:
         return _refused(request, seat, refused)
     period = query.period
-    await store_call(service, _audit, service, actor, "report_export", "reports",
-                     auth.address_of(request),
-                     {"kind": kind, "format": fmt, **_params(query)})
+    # Written to a temporary file first: no database session waits on a slow download,
+    # and a failure is an error page, not a truncated file.
+    path, rows = await run_in_threadpool(export_file, service, period, kind, fmt, actor.lang)
+    await store_call(service, _audit, service, actor, "report_export", "reports", address,
+                     {"kind": kind, "format": fmt, "rows": rows, **_params(query)})
     name = f"{kind}-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
     headers = {**HEADERS, "Content-Disposition": f"attachment; filename=\"{name}\"; "
                f"filename*=UTF-8''{quote(name)}"}
+    return FileResponse(path, media_type=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8",
+                        headers=headers, background=BackgroundTask(os.unlink, path))
+
+
+def export_file(service: Any, period: figures.Period, kind: str, fmt: str, lang: str
+                ) -> tuple[Path, int]:
+    """The export in a temporary file (the caller deletes it), and its rows."""
     table = table_of(service)
-    zone = service.settings.zone
-    if fmt == "csv":
-        def chunks() -> Any:
-            with reading(service.sessions) as session:
-                if kind == "cases":
-                    rows: Any = exports.case_rows(session, period, table, actor.lang, zone)
-                    head = exports.case_headers(table, actor.lang)
-                else:
-                    rows = exports.regulatory_rows(session, period, table, actor.lang)
-                    head = list(exports.REGULATORY_HEADERS)
-                yield from exports.csv_chunks(head, rows)
-
-        return StreamingResponse(chunks(), media_type="text/csv; charset=utf-8",
-                                 headers=headers)
-    path = await run_in_threadpool(workbook, service, period, kind, actor.lang)
-    return FileResponse(path, media_type=XLSX, headers=headers,
-                        background=BackgroundTask(os.unlink, path))
-
-
-def workbook(service: Any, period: figures.Period, kind: str, lang: str) -> Path:
-    """The XLSX in a temporary file (the caller deletes it)."""
-    table = table_of(service)
-    handle, name = tempfile.mkstemp(suffix=".xlsx", prefix="intake-report-")
+    handle, name = tempfile.mkstemp(suffix=f".{fmt}", prefix="intake-report-")
     os.close(handle)
     path = Path(name)
     try:
         with reading(service.sessions) as session:
-            reg = exports.regulatory_rows(session, period, table, lang)
-            sheets: list[tuple[str, list[str], Any]] = [
-                ("regulatory", list(exports.REGULATORY_HEADERS), reg)]
             if kind == "cases":
-                sheets.insert(0, ("cases", exports.case_headers(table, lang),
-                                  exports.case_rows(session, period, table, lang,
-                                                    service.settings.zone)))
-            exports.write_xlsx(path, sheets)
+                head = exports.case_headers(table, lang)
+                rows: Any = exports.case_rows(session, period, table, lang,
+                                              service.settings.zone)
+            else:
+                head = list(exports.REGULATORY_HEADERS)
+                rows = exports.regulatory_rows(session, period, table, lang)
+            if fmt == "csv":
+                with open(path, "w", encoding="utf-8", newline="") as out:
+                    written = exports.write_csv(head, rows, out)
+            else:
+                sheets: list[tuple[str, list[str], Any]] = [(kind, head, rows)]
+                if kind == "cases":
+                    sheets.append(("regulatory", list(exports.REGULATORY_HEADERS),
+                                   exports.regulatory_rows(session, period, table, lang)))
+                written = exports.write_xlsx(path, sheets)
+                if kind == "cases":
+                    written -= len(sheets[1][2])
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    return path
+    return path, written
 
 
 @router.post("/reports/refresh")

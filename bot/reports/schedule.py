@@ -31,7 +31,8 @@ def key_terms(service: Any) -> KeyTerms:
         return _terms
 
 
-def refresh_now(service: Any, terms: KeyTerms | None = None) -> clusters.Refreshed:
+def refresh_now(service: Any, terms: KeyTerms | None = None,
+                stop: asyncio.Event | None = None) -> clusters.Refreshed:
     """One refresh with the service's store and clock (the CLI and the schedule)."""
     settings = service.settings
     now = service.desk.clock() if service.desk is not None else None
@@ -40,7 +41,8 @@ def refresh_now(service: Any, terms: KeyTerms | None = None) -> clusters.Refresh
     terms = terms or key_terms(service)
     gap = timedelta(seconds=settings.reports_refresh_seconds / 2)
     return clusters.refresh(service.pipeline.transaction, service.sessions, terms,
-                            now.astimezone(settings.zone).date(), now, min_gap=gap)
+                            now.astimezone(settings.zone).date(), now, min_gap=gap,
+                            stop=stop.is_set if stop is not None else None)
 
 
 async def run(service: Any, stop: asyncio.Event) -> None:
@@ -54,10 +56,10 @@ async def run(service: Any, stop: asyncio.Event) -> None:
         pass
     while not stop.is_set():
         try:
-            done = await asyncio.to_thread(refresh_now, service, terms)
-            if done.alerts:
-                log.warning("complaint groups newly growing fast or major: %s",
-                             ", ".join(done.alerts))
+            done = await asyncio.to_thread(refresh_now, service, terms, stop)
+            if done.alerts:  # the groups' terms stay in the audit trail, not in the log
+                log.warning("%d complaint group(s) newly growing fast or major: see the "
+                            "reports", len(done.alerts))
         except Exception:  # keep the schedule alive: the next turn retries
             log.exception("the reports' refresh failed; retrying in %.0f s", interval)
         try:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,15 @@ CHANNELS = ("webchat", "telegram", "wechat", "hotline", "branch")
 PERSON_CHANNELS = ("hotline", "branch")
 # Case events by an agent that answer the customer (the first one is the first response).
 RESPONSES = ("status_changed", "callback", "extended")
+
+
+@event.listens_for(Case.description, "set")
+@event.listens_for(Case.business, "set")
+def _terms_stale(target: Case, value: Any, old: Any, _initiator: Any) -> None:
+    """A new description or business line: the case's key terms are stored again by the
+    reports' next refresh (bot/reports/clusters.py)."""
+    if value != old:
+        target.terms_at = None
 
 
 def file(session: Session, draft: dict[str, Any], *, number: str, customer_id: int,
@@ -121,6 +130,12 @@ def clear_callback(session: Session, case: Case, reasons: tuple[str, ...], now: 
     case.callback_reason, case.callback_at, case.updated_at = None, None, now
     record(session, case, actor=actor, action="callback_cleared", before=before,
            after={"callback_reason": None}, now=now)
+
+
+def last_filed_at(session: Session, conversation_id: int) -> datetime | None:
+    """When this conversation's latest case was filed (None: it has none)."""
+    return session.scalar(select(func.max(Case.filed_at))
+                          .where(Case.conversation_id == conversation_id))
 
 
 def latest_for_conversation(session: Session, conversation_id: int) -> Case | None:

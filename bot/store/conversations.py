@@ -304,12 +304,15 @@ def latest_notice(session: Session, case: Case) -> str | None:
         .order_by(Message.id.desc()).limit(1))
 
 
-def had_agent(session: Session, conversation_id: int) -> bool:
-    """A person has written in this conversation (the bot did not take it alone)."""
-    return session.scalar(
-        select(Message.id).where(Message.conversation_id == conversation_id,
-                                 Message.direction == "out", Message.sender.like("agent:%"))
-        .limit(1)) is not None
+def had_agent(session: Session, conversation_id: int, since: datetime | None = None) -> bool:
+    """A person has written in this conversation since `since` (the complaint before it,
+    when there was one): the bot did not take this complaint alone."""
+    query = select(Message.id).where(Message.conversation_id == conversation_id,
+                                     Message.direction == "out",
+                                     Message.sender.like("agent:%"))
+    if since is not None:
+        query = query.where(Message.created_at > since)
+    return session.scalar(query.limit(1)) is not None
 
 
 def get(session: Session, conversation_id: int) -> Conversation | None:

@@ -173,11 +173,15 @@ READ_ONLY = "intake_read_only"
 
 @contextlib.contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for long reads (reports, exports): on SQLite its transaction does not take
-    the write lock, so customers' messages are written meanwhile (it reads a snapshot); it
-    must not write. On PostgreSQL, an ordinary session."""
+    """A session for long reads (reports, exports), reading one snapshot: on SQLite its
+    transaction does not take the write lock, so customers' messages are written meanwhile;
+    on PostgreSQL it is REPEATABLE READ. It must not write."""
     with sessions() as session:
-        session.connection(execution_options={READ_ONLY: True})
+        options: dict[str, Any] = {READ_ONLY: True}
+        if session.get_bind().dialect.name == "postgresql":
+            # One snapshot for the whole read: a page's figures add up under load.
+            options["isolation_level"] = "REPEATABLE READ"
+        session.connection(execution_options=options)
         yield session
 
 

@@ -238,6 +238,9 @@ class CaseCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+_TERMS_DUE = text("terms_at IS NULL")
+
+
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -247,6 +250,7 @@ class Case(Base):
         Index("ix_cases_report", "filed_on", "category", "business", "channel", "priority",
               "status"),
         Index("ix_cases_regulatory", "filed_on", "reg_channel", "reg_business", "reg_reason"),
+        Index("ix_cases_terms_due", "id", sqlite_where=_TERMS_DUE, postgresql_where=_TERMS_DUE),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -302,6 +306,9 @@ class Case(Base):
     reg_channel: Mapped[str | None] = mapped_column(String(32))
     reg_business: Mapped[str | None] = mapped_column(String(32))
     reg_reason: Mapped[str | None] = mapped_column(String(32))
+    # When its key terms were stored (bot/reports/clusters.py); cleared when the description
+    # or business line changes, so they are stored again.
+    terms_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseTerm(Base):

@@ -30,6 +30,11 @@ def intake(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def filed(live, opening: str = OPENING) -> tuple[Customer, str]:
     """A web chat customer who complained through the widget, and their case number."""
     customer = Customer(live)
+    return customer, complain(customer, opening)
+
+
+def complain(customer: Customer, opening: str = OPENING) -> str:
+    """The customer tells the bot a complaint to the end; its case number."""
     answer = customer.say(opening)
     for _ in range(6):  # answer what the bot still asks, then confirm
         if answer["waiting_for"] == "confirm":
@@ -38,7 +43,7 @@ def filed(live, opening: str = OPENING) -> tuple[Customer, str]:
         answer = customer.say("不知道")
     found = NUMBER.search(" ".join(r["text"] for r in answer["replies"]))
     assert found, answer
-    return customer, found.group(0)
+    return found.group(0)
 
 
 def shown(url: str, number: str) -> dict:

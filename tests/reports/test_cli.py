@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from bench import casegen
+from bot.store.models import AuditEvent
 from tests.reports import expect
 
 
@@ -77,6 +78,13 @@ def test_the_report_in_json_csv_and_xlsx(engine: Engine, database_url: str,
     assert summary.returncode == 0, summary.stderr
     assert f"Cases received {start.isoformat()} to {today.isoformat()}: {want['total']}" in \
         summary.stdout
+    # Each report taken out of the store is in the audit trail, as the console's are.
+    with engine.connect() as conn:
+        taken = conn.execute(select(AuditEvent.actor, AuditEvent.detail)
+                             .where(AuditEvent.action == "report_export")
+                             .order_by(AuditEvent.id)).all()
+    assert [(a, d["format"]) for a, d in taken] == [
+        ("cli", "json"), ("cli", "csv"), ("cli", "xlsx"), ("cli", "text")]
 
 
 def test_refusals_say_what_is_wrong(tmp_path: Path) -> None:

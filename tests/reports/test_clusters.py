@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench import casegen
+from bot.cases import work
 from bot.reports import clusters, figures
-from bot.store import options
 from bot.store.models import AuditEvent, Case, CaseTerm
 from workflow.topics import KeyTerms
 
@@ -94,33 +94,70 @@ def test_one_atm_keeping_cards_is_found_as_one_growing_group(
         assert len(found) == 1 and found[0].cases == 30 and found[0].growing
 
 
-def test_a_steady_group_is_not_growing_and_terms_are_indexed_once(
+def test_terms_are_indexed_once_again_on_a_change_and_late_cases_are_found(
         engine: Engine, session_factory: sessionmaker[Session], terms: KeyTerms) -> None:
     today = datetime.now(UTC).astimezone(casegen.ZONE).date()
     first = casegen.generate(300, 60, today - timedelta(days=30), seed=5)
     casegen.insert(engine, first)
-    indexed = clusters.index_new(_transaction(session_factory), session_factory, terms,
-                                 datetime.now(UTC))
-    assert indexed == 300
+    begin = _transaction(session_factory)
+    assert clusters.index_new(begin, session_factory, terms, datetime.now(UTC)) == 300
     with session_factory() as session:
         rows = session.scalar(select(func.count()).select_from(CaseTerm))
-        upto = options.get(session, clusters.WATERMARK)
-        assert upto == session.scalar(select(func.max(Case.id)))
-    # Only the new cases are indexed on the next run.
+        assert session.scalar(select(func.count()).where(Case.terms_at.is_(None))) == 0
+    # New cases, and one committed late under a lower id (PostgreSQL hands ids out before
+    # commit): all are indexed on the next run, and nothing twice.
     later = casegen.generate(40, 10, today, seed=6)
     for case in later:
         case["number"] = "N" + case["number"]
     casegen.insert(engine, later)
-    assert clusters.index_new(_transaction(session_factory), session_factory, terms,
-                              datetime.now(UTC)) == 40
-    assert clusters.index_new(_transaction(session_factory), session_factory, terms,
-                              datetime.now(UTC)) == 0
+    with session_factory.begin() as session:
+        low = session.scalar(select(Case).order_by(Case.id).limit(1))
+        assert low is not None
+        session.execute(delete(CaseTerm).where(CaseTerm.case_id == low.id))
+        low.terms_at = None
+        # An agent corrects a description: its terms are stored again.
+        edited = session.scalar(select(Case).order_by(Case.id.desc()).limit(1))
+        assert edited is not None
+        work.edit(session, edited, "description", "ATM机吞了我的卡，三天了还没退",
+                  reason="客户电话补充", actor="agent:wang", now=datetime.now(UTC))
+        edited_id = edited.id
+    assert clusters.index_new(begin, session_factory, terms, datetime.now(UTC)) == 40 + 1
+    assert clusters.index_new(begin, session_factory, terms, datetime.now(UTC)) == 0
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(CaseTerm)) > rows
+        stored_terms = set(session.scalars(select(CaseTerm.term)
+                                           .where(CaseTerm.case_id == edited_id)))
+        assert {"atm", "吞卡"} <= stored_terms
+        assert session.scalar(select(func.count()).select_from(CaseTerm)
+                              .where(CaseTerm.case_id == low.id)) > 0
         groups = clusters.find(session, figures.Period(today - timedelta(days=89), today),
                                today)
     assert groups, "the templated complaints form groups"
     assert not any(g.growing for g in groups)
+
+
+def test_a_big_topic_does_not_hide_a_small_new_group(
+        engine: Engine, session_factory: sessionmaker[Session], terms: KeyTerms) -> None:
+    """Hundreds of cases about one fee, in many words, and 8 about an ATM this week."""
+    today = datetime.now(UTC).astimezone(casegen.ZONE).date()
+    words = ["短信", "告知", "分期", "额度", "客服", "积分", "账单", "利息", "违约金", "逾期",
+             "提醒", "电话", "网点", "柜台", "手机银行", "还款", "到期", "扣款", "合同", "宣传",
+             "优惠", "活动", "年检", "挂失", "补卡", "激活", "密码", "限额", "商户", "消费",
+             "返现", "会员", "权益", "保险", "航空", "里程", "酒店", "加油", "停车", "机场"]
+    cases = casegen.generate(1500, 80, today, seed=8)
+    for i, case in enumerate(cases):
+        case.update(business="credit_card", description="信用卡年费" + "，".join(
+            words[(i + k * 7) % len(words)] for k in range(3)))
+    _, atm = casegen.atm_scenario(today)
+    recent = [c for c in atm if c["filed_on"] > today - timedelta(days=7)][:8]
+    casegen.insert(engine, cases + recent)
+    begin = _transaction(session_factory)
+    clusters.index_new(begin, session_factory, terms, datetime.now(UTC))
+    with session_factory() as session:
+        found = clusters.find(session, figures.Period(today - timedelta(days=89), today),
+                              today)
+    atm_groups = [g for g in found if g.business == "debit_card"]
+    assert len(atm_groups) == 1 and atm_groups[0].cases == 8 and atm_groups[0].growing
 
 
 @pytest.mark.parametrize(("recent", "baseline", "grows"), [

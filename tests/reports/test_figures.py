@@ -142,3 +142,8 @@ def test_hot_topics_count_the_key_terms_of_the_periods_cases(
     least = min(row["cases"] for row in hot)
     assert {t for t, n in counted.items() if n > least} <= {row["term"] for row in hot}
     assert [row["cases"] for row in hot] == sorted((row["cases"] for row in hot), reverse=True)
+
+
+def test_a_period_outside_the_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match="between"):
+        figures.Period(date(1, 1, 1), date(1, 1, 5))

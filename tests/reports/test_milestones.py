@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.store.models import Case, CaseEvent
-from tests.cases.test_cases_work_cli import NUMBER, OPENING, filed
+from tests.cases.test_cases_work_cli import complain, filed
 from tests.console.agents import LEAD, api
 from tests.console.conftest import Customer, at_console, enrol
 from tests.console.conftest import sqlite_live as sqlite_live  # the service on SQLite
@@ -82,18 +82,13 @@ def test_a_person_in_the_conversation_marks_the_case_and_answers_it(
         assert lead.post(f"/api/v1/conversations/{cid}/messages",
                          json={"text": "您好，请讲"}).status_code == 201
         assert lead.post(f"/api/v1/conversations/{cid}/release").status_code == 200
-        answer = customer.say(OPENING)
-        for _ in range(6):
-            if answer["waiting_for"] == "confirm":
-                answer = customer.say("确认")
-                break
-            answer = customer.say("不知道")
-        found = NUMBER.search(" ".join(r["text"] for r in answer["replies"]))
-        assert found, answer
-        number = found.group(0)
+        number = complain(customer)
         case = stored(live, number)
         assert case.filed_by_bot is False  # a person took part before it was filed
         assert case.first_response_at is None  # nobody has answered the complaint yet
+        # The same customer's next complaint, taken by the bot alone, is the bot's.
+        again = complain(customer, "另外，我的信用卡年费300元没有提前告知就扣了，要求退还")
+        assert again != number and stored(live, again).filed_by_bot is True
         # The lead's reply after filing is the complaint's first answer.
         assert lead.post(f"/api/v1/conversations/{cid}/take").status_code == 200
         sent = lead.post(f"/api/v1/conversations/{cid}/messages",

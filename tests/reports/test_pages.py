@@ -33,6 +33,7 @@ def seed(live: LiveServer, n: int = 400, days: int = 60) -> list[dict[str, Any]]
     today = datetime.now(UTC).astimezone(live.settings.zone).date()
     cases = casegen.generate(n, days, today, seed=9)
     cases[0]["description"] = f"=HYPERLINK(\"http://x\") 卡号{CARD}"  # a formula, a card
+    cases[1]["description"] = "ATM吞卡\x1b[31m 卡没退\x0b"  # control characters a chat may carry
     engine = make_engine(live.settings.database_url)
     try:
         casegen.insert(engine, cases)
@@ -127,9 +128,11 @@ def test_the_first_case_exported_as_xlsx_keeps_its_text_as_text(sqlite_live: Liv
     cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     assert set(cells) == {c["number"] for c in cases}
     first = cells[cases[0]["number"]][header.index("description")]
-    assert first.data_type == "s" and first.value.startswith("'=HYPERLINK")
+    assert first.data_type == "s" and first.value.startswith("=HYPERLINK")  # text
     assert CARD not in first.value and first.value.endswith("*0123")  # masked, not dropped
     assert book.sheetnames == ["cases", "regulatory"]
+    second = cells[cases[1]["number"]][header.index("description")].value
+    assert second == "ATM吞卡[31m 卡没退"  # what a worksheet cannot hold is dropped
 
 
 def test_agents_and_bad_queries_are_refused_with_a_reason(sqlite_live: LiveServer) -> None:
@@ -145,7 +148,9 @@ def test_agents_and_bad_queries_are_refused_with_a_reason(sqlite_live: LiveServe
         for query, words in (("from=2026-13-01", "from"),
                              ("from=2026-12-05&to=2026-12-01", "结束日"),
                              ("business=cars", "business"), ("by=month", "day"),
-                             ("from=2020-01-01&to=2026-01-01", "1098")):
+                             ("from=2020-01-01&to=2026-01-01", "1098"),
+                             ("to=0001-01-05", "1098"), ("from=0001-01-01&to=0001-01-02",
+                                                         "1098")):
             answer = lead.get(f"/console/reports?{query}")
             assert answer.status_code == 422, query
             assert words in answer.text, (query, answer.text[-400:])

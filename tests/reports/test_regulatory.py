@@ -19,11 +19,12 @@ from sqlalchemy import Engine
 
 from bot.reports import regulatory as jrt
 from bot.store.db import alembic_config, migrate
-from workflow.classify import REGULATORY_CHANNELS
+from workflow.classify import REGULATORY_CHANNELS, regulatory_keys
 
 
 def _engine_keys() -> dict[str, set[str]]:
-    """Every key workflow/classify.py can put in a case's `regulatory`, from its vocabulary."""
+    """Every key workflow/classify.py can put in a case's `regulatory`, read here from its
+    vocabulary on the test's own (classify.regulatory_keys is what the loader checks)."""
     vocab = tomllib.loads(resources.files("workflow").joinpath("data/vocab.toml")
                           .read_text("utf-8"))["regulatory"]
     return {
@@ -34,6 +35,7 @@ def _engine_keys() -> dict[str, set[str]]:
 
 
 def test_the_table_names_every_key_the_engine_gives_with_a_unique_code() -> None:
+    assert {k: set(v) for k, v in regulatory_keys().items()} == _engine_keys()
     table = jrt.load()
     for dimension, keys in _engine_keys().items():
         named = set(table.keys(dimension))
@@ -62,6 +64,16 @@ def test_an_institution_corrects_codes_in_its_own_file(tmp_path: Path) -> None:
     broken.write_text('[channel.counter]\ncode = "1"\nzh = "柜面"\n', "utf-8")
     with pytest.raises(jrt.BadTable, match=r"\[channel.counter\] lacks en"):
         jrt.load(str(broken))
+    lacking = tmp_path / "lacking.toml"
+    lacking.write_text(shipped.replace('[reason.pricing_fees]\ncode = "08"\nzh = "定价收费"\n'
+                                       'en = "Pricing and fees"\n', ""), "utf-8")
+    with pytest.raises(jrt.BadTable, match=r"\[reason\] lacks pricing_fees"):
+        jrt.load(str(lacking))
+    twice = tmp_path / "twice.toml"
+    twice.write_text(shipped.replace('[reason.funds_safety]\ncode = "11"',
+                                     '[reason.funds_safety]\ncode = "12"'), "utf-8")
+    with pytest.raises(jrt.BadTable, match="code 12 to both"):
+        jrt.load(str(twice))
     with pytest.raises(jrt.BadTable, match="cannot read"):
         jrt.load(str(tmp_path / "missing.toml"))
 

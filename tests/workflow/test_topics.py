@@ -53,3 +53,15 @@ def test_terms_are_stable_and_bounded(terms: KeyTerms) -> None:
     assert len(terms.of(text)) == 5
     assert len(terms.of(text, limit=2)) == 2
     assert terms.of("") == [] and terms.of("   ") == [] and terms.of("好的") == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("我叫欧阳娜娜，建设路支行的ATM吞了我的卡", "欧阳娜娜"),
+    ("My name is Jonathan Whitfield and the ATM swallowed my card", "Jonathan Whitfield"),
+])
+def test_no_part_of_the_customers_name_is_a_topic(terms: KeyTerms, text: str,
+                                                  name: str) -> None:
+    found = terms.of(text, exclude=(name,))
+    assert {"atm", "吞卡"} <= set(found)
+    assert not any(t in name.lower() for t in found), found
+    assert "name" not in found

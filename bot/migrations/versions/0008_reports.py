@@ -29,6 +29,7 @@ _TS = sa.DateTime(timezone=True)
 _REPORT_COLUMNS = ["filed_on", "category", "business", "channel", "priority", "status"]
 # A person answers the customer: a status move, a call-back, an extension told to them.
 _RESPONSES = ("status_changed", "callback", "extended")
+_TERMS_DUE = sa.text("terms_at IS NULL")
 
 
 def upgrade() -> None:
@@ -41,10 +42,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reg_channel", sa.String(32), nullable=True))
         batch.add_column(sa.Column("reg_business", sa.String(32), nullable=True))
         batch.add_column(sa.Column("reg_reason", sa.String(32), nullable=True))
+        batch.add_column(sa.Column("terms_at", _TS, nullable=True))
     _backfill()
     op.create_index("ix_cases_report", "cases", _REPORT_COLUMNS)
     op.create_index("ix_cases_regulatory", "cases",
                     ["filed_on", "reg_channel", "reg_business", "reg_reason"])
+    op.create_index("ix_cases_terms_due", "cases", ["id"], sqlite_where=_TERMS_DUE,
+                    postgresql_where=_TERMS_DUE)
     op.create_table(
         "case_terms",
         sa.Column("case_id", _ID, sa.ForeignKey("cases.id"), primary_key=True),
@@ -86,7 +90,7 @@ def upgrade() -> None:
 def _backfill() -> None:
     """The new columns for cases filed before them (small stores: row by row is enough)."""
     bind = op.get_bind()
-    zone = ZoneInfo(os.environ.get("INTAKE_TIMEZONE") or "Asia/Shanghai")
+    zone = _zone()
     cases = sa.table("cases", sa.column("id"), sa.column("filed_at", _TS),
                      sa.column("channel"), sa.column("status"), sa.column("regulatory", sa.JSON),
                      sa.column("conversation_id"), sa.column("filed_on", sa.Date),
@@ -116,6 +120,10 @@ def _backfill() -> None:
     rows = bind.execute(sa.select(cases.c.id, cases.c.filed_at, cases.c.channel,
                                   cases.c.status, cases.c.regulatory,
                                   cases.c.conversation_id)).all()
+    calls = sa.table("call_transcripts", sa.column("case_id"), sa.column("started_at", _TS))
+    started = {case_id: _aware(at) for case_id, at in bind.execute(
+        sa.select(calls.c.case_id, calls.c.started_at)
+        .where(calls.c.case_id.is_not(None), calls.c.started_at.is_not(None)))}
     for case_id, filed_at, channel, status, regulatory, conversation_id in rows:
         filed_at = _aware(filed_at)
         person = channel in ("hotline", "branch")
@@ -124,14 +132,32 @@ def _backfill() -> None:
                 messages.c.conversation_id == conversation_id,
                 messages.c.sender.like("agent:%"),
                 messages.c.created_at <= filed_at)).scalar_one() > 0
+            # An agent's message after filing answers the case too (as responded_in_...).
+            said = bind.execute(sa.select(sa.func.min(messages.c.created_at)).where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.sender.like("agent:%"),
+                messages.c.created_at >= filed_at)).scalar_one()
+            if said is not None and (case_id not in first or _aware(said) < first[case_id]):
+                first[case_id] = _aware(said)
         reg: dict[str, Any] = regulatory if isinstance(regulatory, dict) else {}
         bind.execute(cases.update().where(cases.c.id == case_id).values(
-            filed_on=filed_at.astimezone(zone).date(), filed_by_bot=not person,
+            filed_on=started.get(case_id, filed_at).astimezone(zone).date(),
+            filed_by_bot=not person,
             first_response_at=filed_at if channel in ("hotline", "branch")
             else first.get(case_id),
             resolved_at=resolved.get(case_id) if status in ("resolved", "closed") else None,
             reg_channel=reg.get("channel"), reg_business=reg.get("business_type"),
             reg_reason=reg.get("reason")))
+
+
+def _zone() -> ZoneInfo:
+    """The institution's zone as the service reads it (environment or .env)."""
+    try:
+        from bot.settings import Settings
+
+        return Settings().zone
+    except Exception:  # a setting the service would refuse anyway: the environment's zone
+        return ZoneInfo(os.environ.get("INTAKE_TIMEZONE") or "Asia/Shanghai")
 
 
 def _aware(at: datetime) -> datetime:
@@ -146,9 +172,10 @@ def downgrade() -> None:
     op.drop_table("clusters")
     op.drop_index("ix_case_terms_filed_on_term", "case_terms")
     op.drop_table("case_terms")
+    op.drop_index("ix_cases_terms_due", "cases")
     op.drop_index("ix_cases_regulatory", "cases")
     op.drop_index("ix_cases_report", "cases")
     with op.batch_alter_table("cases") as batch:
-        for column in ("reg_reason", "reg_business", "reg_channel", "resolved_at",
+        for column in ("terms_at", "reg_reason", "reg_business", "reg_channel", "resolved_at",
                        "first_response_at", "filed_by_bot", "filed_on"):
             batch.drop_column(column)
