@@ -167,7 +167,34 @@ def test_a_big_topic_does_not_hide_a_small_new_group(
     (5, 4, False),    # one a week before, five now: within chance
     (12, 8, True),    # two a week before, twelve now
     (10, 28, False),  # seven a week before: ten is no spike
+    (2243, 2990, True),   # a large group tripling (its baseline alone would underflow exp)
+    (800, 2990, False),   # a large group at its usual pace
 ])
 def test_growth_is_judged_against_the_groups_own_baseline(recent: int, baseline: int,
                                                           grows: bool) -> None:
     assert clusters.growing(recent, baseline) is grows
+
+
+def test_a_group_whose_naming_pair_changes_is_not_alerted_again(
+        engine: Engine, session_factory: sessionmaker[Session], terms: KeyTerms) -> None:
+    today = datetime.now(UTC).astimezone(casegen.ZONE).date()
+    _, atm = casegen.atm_scenario(today)
+    recent = [c for c in atm if c["filed_on"] > today - timedelta(days=7)][:8]
+    for case in recent:
+        case["description"] = "建设路支行的ATM吞了我的卡"
+    casegen.insert(engine, recent)
+    begin = _transaction(session_factory)
+    now = datetime.now(UTC)
+    first = clusters.refresh(begin, session_factory, terms, today, now)
+    assert first.alerts == ["debit_card|atm|吞卡"]
+    # Two more cases of the same ATM in other words: the group is now named by another pair.
+    more = [dict(c) for c in recent[:2]]
+    for i, case in enumerate(more):
+        case.update(number=f"TSMORE-{i}", description="建设路支行ATM故障，取不出钱")
+    casegen.insert(engine, more)
+    second = clusters.refresh(begin, session_factory, terms, today, now + timedelta(hours=1))
+    with session_factory() as session:
+        stored = [g for g in clusters.stored(session) if g["business"] == "debit_card"]
+    assert len(stored) == 1 and stored[0]["case_count"] == 10
+    assert stored[0]["key"] != "debit_card|atm|吞卡"  # renamed by its larger pair
+    assert second.alerts == []  # the same group: no second alert
