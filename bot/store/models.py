@@ -238,9 +238,6 @@ class CaseCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
-_TERMS_DUE = text("terms_at IS NULL")
-
-
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
@@ -250,7 +247,6 @@ class Case(Base):
         Index("ix_cases_report", "filed_on", "category", "business", "channel", "priority",
               "status"),
         Index("ix_cases_regulatory", "filed_on", "reg_channel", "reg_business", "reg_reason"),
-        Index("ix_cases_terms_due", "id", sqlite_where=_TERMS_DUE, postgresql_where=_TERMS_DUE),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -307,7 +303,8 @@ class Case(Base):
     reg_business: Mapped[str | None] = mapped_column(String(32))
     reg_reason: Mapped[str | None] = mapped_column(String(32))
     # When its key terms were stored (bot/reports/clusters.py); cleared when the description
-    # or business line changes, so they are stored again.
+    # or business line changes, so they are stored again. Deliberately in no index: setting
+    # it then rewrites no index entry (PostgreSQL's HOT update, while the page has room).
     terms_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -29,7 +29,7 @@ _TS = sa.DateTime(timezone=True)
 _REPORT_COLUMNS = ["filed_on", "category", "business", "channel", "priority", "status"]
 # A person answers the customer: a status move, a call-back, an extension told to them.
 _RESPONSES = ("status_changed", "callback", "extended")
-_TERMS_DUE = sa.text("terms_at IS NULL")
+
 
 
 def upgrade() -> None:
@@ -47,8 +47,6 @@ def upgrade() -> None:
     op.create_index("ix_cases_report", "cases", _REPORT_COLUMNS)
     op.create_index("ix_cases_regulatory", "cases",
                     ["filed_on", "reg_channel", "reg_business", "reg_reason"])
-    op.create_index("ix_cases_terms_due", "cases", ["id"], sqlite_where=_TERMS_DUE,
-                    postgresql_where=_TERMS_DUE)
     op.create_table(
         "case_terms",
         sa.Column("case_id", _ID, sa.ForeignKey("cases.id"), primary_key=True),
@@ -172,7 +170,6 @@ def downgrade() -> None:
     op.drop_table("clusters")
     op.drop_index("ix_case_terms_filed_on_term", "case_terms")
     op.drop_table("case_terms")
-    op.drop_index("ix_cases_terms_due", "cases")
     op.drop_index("ix_cases_regulatory", "cases")
     op.drop_index("ix_cases_report", "cases")
     with op.batch_alter_table("cases") as batch:
