@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlalchemy import insert as sql_insert
 
+from bot.store.db import make_engine
 from bot.store.models import Case, ChannelIdentity, Conversation, Customer
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -238,6 +239,15 @@ def insert(engine: Engine, cases: list[dict[str, Any]], chunk: int = 2000) -> No
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))")
+
+
+def insert_at(url: str, cases: list[dict[str, Any]]) -> None:
+    """`insert` into the (migrated) store at a database URL, e.g. a running service's."""
+    engine = make_engine(url)
+    try:
+        insert(engine, cases)
+    finally:
+        engine.dispose()
 
 
 def _next_id(engine: Engine, table: Any) -> int:

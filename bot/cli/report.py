@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.cases import alerts
 from bot.reports import clusters, exports, figures
 from bot.reports import regulatory as jrt
 from bot.settings import Settings
@@ -22,7 +23,6 @@ from bot.store.db import make_engine, make_sessionmaker, migrate, reading
 from workflow.topics import KeyTerms
 
 PROGRESS_MIN = 1000  # rows: smaller exports need no bar
-NEAR_DAYS = 3
 
 
 def _period(start: date | None, end: date | None, today: date,
@@ -36,7 +36,7 @@ def report_object(session: Session, period: figures.Period, today: date, table: 
                   lang: str, by: str, found: list[clusters.Group]) -> dict[str, Any]:
     """The `--format json` object: every figure of the dashboard, the groups of similar
     complaints found in the period and the regulatory table."""
-    out = figures.summary(session, period, today, today + timedelta(days=NEAR_DAYS), by)
+    out = figures.summary(session, period, today, today + timedelta(days=alerts.NEAR_DAYS), by)
     out["clusters"] = [g.as_dict() for g in found]
     out["regulatory"] = [jrt.labelled(table, row, lang)
                          for row in figures.regulatory(session, period)]
@@ -118,7 +118,7 @@ def _summary(sessions: Any, period: figures.Period, today: date, table: jrt.Tabl
 def _text(data: dict[str, Any], table: jrt.Table, lang: str) -> str:
     p = data["period"]
     lines = [f"Cases received {p['from']} to {p['to']}: {data['total']}",
-             f"  open {data['open']}, due within {NEAR_DAYS} days {data['near_due']}, "
+             f"  open {data['open']}, due within {alerts.NEAR_DAYS} days {data['near_due']}, "
              f"overdue {data['overdue']}"]
     for name in figures.GROUPS:
         counts = ", ".join(f"{k} {n}" for k, n in data[f"by_{name}"].items()) or "-"
@@ -159,7 +159,7 @@ def _export(sessions: Any, period: figures.Period, table: jrt.Table, lang: str, 
             total: int = len(rows)
         else:
             headers = exports.case_headers(table, lang)
-            total = exports.count_cases(session, period)
+            total = figures.total(session, period)
             rows = exports.case_rows(session, period, table, lang, zone)
         with _bar(total, kind) as progress:
             if fmt == "xlsx":

@@ -33,7 +33,7 @@ from workflow.topics import KeyTerms
 from ..store import audit, options
 from ..store.db import reading
 from ..store.models import Case, CaseTerm, Cluster, ClusterCase
-from .figures import Period, where
+from .figures import Period, as_date, where
 
 MIN_CASES = 5  # a pair shared by fewer cases is no group
 CANDIDATES = 20000  # pairs reaching MIN_CASES considered per computation, largest first
@@ -210,15 +210,15 @@ def _scope(session: Session, group: Group, today: date) -> None:
         cases += row[0] or 0
         amount += Decimal(str(row[1] or 0))
         if row[2] is not None:
-            firsts.append(_day(row[2]))
-            lasts.append(_day(row[3]))
+            firsts.append(as_date(row[2]))
+            lasts.append(as_date(row[3]))
         recent += row[4] or 0
         baseline += row[5] or 0
         customers.update(session.scalars(select(Case.customer_id).distinct()
                                          .where(Case.id.in_(chunk))))
         branches.update(b for b in session.scalars(select(Case.branch).distinct()
                                                    .where(Case.id.in_(chunk))) if b)
-        numbers.extend((_day(d), n) for n, d in session.execute(
+        numbers.extend((as_date(d), n) for n, d in session.execute(
             select(Case.number, Case.filed_on).where(Case.id.in_(chunk))))
     group.cases, group.customers, group.amount = cases, len(customers), amount.quantize(
         Decimal("0.01"))
@@ -269,10 +269,6 @@ def _poisson_tail(k: int, mean: float) -> float:
     return max(0.0, 1.0 - below)
 
 
-def _day(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
 @dataclass(frozen=True)
 class Refreshed:
     indexed: int
@@ -288,8 +284,10 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
     another process refreshed less than `min_gap` ago (each worker runs the schedule);
     `stop` ends the indexing early (the service is shutting down)."""
     started = time.monotonic()
-    if min_gap and _refreshed_within(sessions, now, min_gap):
-        return Refreshed(0, 0, [])  # another process just did it: no work twice
+    if min_gap:
+        with reading(sessions) as session:
+            if _refreshed_within(session, now, min_gap):
+                return Refreshed(0, 0, [])  # another process just did it: no work twice
     indexed = index_new(transaction, sessions, terms, now, stop=stop)
     if stop is not None and stop():
         return Refreshed(indexed, 0, [])
@@ -304,7 +302,7 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
         # Refreshes take turns on this row (created first, so that there is a row to lock).
         if options.locked(session, REFRESHED) is None:
             options.put(session, REFRESHED, None, actor="system", now=now)
-        if min_gap and _refreshed_within(None, now, min_gap, session):
+        if min_gap and _refreshed_within(session, now, min_gap):
             return Refreshed(indexed, 0, [])
         before = {c.key: c for c in session.scalars(select(Cluster))}
         members_before: dict[str, set[int]] = {}
@@ -345,13 +343,8 @@ def refresh(transaction: Callable[[], Any], sessions: Callable[[], Any], terms: 
     return Refreshed(indexed, len(found), alerts)
 
 
-def _refreshed_within(sessions: Callable[[], Any] | None, now: datetime, gap: timedelta,
-                      session: Session | None = None) -> bool:
+def _refreshed_within(session: Session, now: datetime, gap: timedelta) -> bool:
     """Did a refresh finish less than `gap` before `now`?"""
-    if session is None:
-        assert sessions is not None
-        with reading(sessions) as fresh:
-            return _refreshed_within(None, now, gap, fresh)
     value = options.get(session, REFRESHED)
     return value is not None and now - datetime.fromisoformat(str(value)) < gap
 

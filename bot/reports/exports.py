@@ -20,11 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflow.extract.sensitive import find_sensitive, redact
-
+from ..cases.views import mask
 from ..store.models import Case
 from . import regulatory as jrt
-from .figures import Period, regulatory, total, where
+from .figures import Period, regulatory, where
 from .regulatory import Table
 
 FORMATS = ("csv", "xlsx")
@@ -73,19 +72,9 @@ def _xlsx(sheet: Any, value: Any) -> Any:
     return value
 
 
-def _mask(text: str | None) -> str | None:
-    if not text:
-        return text
-    return redact(text, find_sensitive(text))
-
-
 def case_headers(table: Table, lang: str) -> list[str]:
     dims = [table.title(d, lang) for d in jrt.DIMENSIONS]
     return [h for h, _ in CASE_COLUMNS] + [f"{d} ({k})" for d in dims for k in ("code", "label")]
-
-
-def count_cases(session: Session, period: Period) -> int:
-    return total(session, period)
 
 
 def case_rows(session: Session, period: Period, table: Table, lang: str, zone: tzinfo
@@ -112,14 +101,13 @@ def case_rows(session: Session, period: Period, table: Table, lang: str, zone: t
                 cells.extend([entry.code, entry.label(lang)])
             yield cells
         last = rows[-1][0]
-        session.expunge_all()
 
 
 def _cell(header: str, value: Any, zone: tzinfo) -> Any:
     if value is None:
         return None
     if header in _MASKED:
-        return _mask(value)
+        return mask(value)
     if isinstance(value, datetime):
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):

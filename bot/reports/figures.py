@@ -120,13 +120,14 @@ def over_time(session: Session, period: Period, by: str = "day") -> list[dict[st
         out.setdefault(bucket(day), {"start": bucket(day), "total": 0, "by_category": {}})
         day += timedelta(days=1)
     for filed_on, category, n in rows:
-        entry = out[bucket(_as_date(filed_on))]
+        entry = out[bucket(as_date(filed_on))]
         entry["total"] += n
         entry["by_category"][category] = entry["by_category"].get(category, 0) + n
     return [out[k] for k in sorted(out)]
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A DATE column's value (SQLite may hand back its text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 

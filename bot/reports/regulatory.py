@@ -169,12 +169,13 @@ def for_page(table: Table, lang: str, regulatory: dict[str, Any] | None
     """The case page's view of its dimensions: per dimension its title, the case's key with
     code and label, and the choices a correction offers."""
     reg = regulatory if isinstance(regulatory, dict) else {}
+    choices = table.options(lang)
     out = []
     for dimension in DIMENSIONS:
         entry = table.entry(dimension, reg.get(dimension))
         out.append({"dimension": dimension, "title": table.title(dimension, lang),
                     "key": reg.get(dimension), "code": entry.code, "label": entry.label(lang),
-                    "options": table.options(lang)[dimension]})
+                    "options": choices[dimension]})
     return out
 
 

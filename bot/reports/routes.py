@@ -9,7 +9,7 @@ import asyncio
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,13 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from workflow import catalog
 
 from ..cases import alerts, views
-from ..cases.lists import Refusal
+from ..cases.lists import Refusal, _audit, _today
 from ..console import auth
 from ..console.routes import _checked, _refused, _seat, _SignedOut, _to_login, changed
 from ..console.rules import Actor, Refused, text
 from ..console.web import HEADERS, desk_of, render
 from ..endpoints.common import store_call
-from ..store import audit
 from ..store.db import reading
 from . import clusters, exports, figures, schedule, svg
 from . import regulatory as jrt
@@ -81,10 +80,6 @@ def parse(params: Any, today: date) -> Query:
     except ValueError:
         raise refusal("bad_period", 422, days=str(figures.MAX_DAYS)) from None
     return Query(period, by)
-
-
-def _today(service: Any) -> date:
-    return service.desk.clock().astimezone(service.settings.zone).date()
 
 
 def _lead(actor: Actor) -> None:
@@ -172,14 +167,6 @@ def _params(query: Query) -> dict[str, str]:
             "by": query.by, **query.period.filters.chosen()}
 
 
-def _audit(service: Any, actor: Actor, action: str, subject: str, address: str | None,
-           detail: dict[str, Any]) -> None:
-    now = datetime.now(UTC)
-    with service.pipeline.transaction() as session:
-        audit.record(session, actor=actor.label, action=action, subject=subject, now=now,
-                     address=address, detail=detail)
-
-
 @router.get("/reports/export")
 async def export(request: Request) -> Response:
     """A download of the period's cases or its regulatory report (lead only; audited once
@@ -194,7 +181,7 @@ async def export(request: Request) -> Response:
     try:
         if not actor.is_lead:
             await store_call(service, _audit, service, actor, "report_export_refused",
-                             "reports", address, {"kind": kind[:20]})
+                             "reports", service.desk.clock(), address, {"kind": kind[:20]})
             _lead(actor)
         fmt = request.query_params.get("format") or "csv"
         if kind not in exports.KINDS:
@@ -208,7 +195,8 @@ async def export(request: Request) -> Response:
     # Written to a temporary file first: no database session waits on a slow download,
     # and a failure is an error page, not a truncated file.
     path, rows = await run_in_threadpool(export_file, service, period, kind, fmt, actor.lang)
-    await store_call(service, _audit, service, actor, "report_export", "reports", address,
+    await store_call(service, _audit, service, actor, "report_export", "reports",
+                     service.desk.clock(), address,
                      {"kind": kind, "format": fmt, "rows": rows, **_params(query)})
     name = f"{kind}-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
     headers = {**HEADERS, "Content-Disposition": f"attachment; filename=\"{name}\"; "
@@ -259,9 +247,9 @@ async def refresh(request: Request) -> Response:
         actor = seat.actor
         if not actor.is_lead:
             raise refusal("lead_only", 403)
-        done = await asyncio.to_thread(_refresh, service)
+        done = await asyncio.to_thread(schedule.refresh_now, service, scheduled=False)
         await store_call(service, _audit, service, actor, "reports_refresh", "reports",
-                         auth.address_of(request),
+                         service.desk.clock(), auth.address_of(request),
                          {"indexed": done.indexed, "groups": done.groups,
                           "alerts": len(done.alerts)})
         back = str(form.get("next") or "/console/reports")
@@ -270,13 +258,6 @@ async def refresh(request: Request) -> Response:
         return RedirectResponse(back, status_code=303)
 
     return await changed(request, act)
-
-
-def _refresh(service: Any) -> clusters.Refreshed:
-    # A lead asked: no waiting out the schedule's gap.
-    return clusters.refresh(service.pipeline.transaction, service.sessions,
-                            schedule.key_terms(service), _today(service),
-                            service.desk.clock())
 
 
 def correct_regulatory(service: Any, actor: Actor, number: str, form: dict[str, str],

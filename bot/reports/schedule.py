@@ -31,16 +31,14 @@ def key_terms(service: Any) -> KeyTerms:
         return _terms
 
 
-def refresh_now(service: Any, terms: KeyTerms | None = None,
-                stop: asyncio.Event | None = None) -> clusters.Refreshed:
-    """One refresh with the service's store and clock (the CLI and the schedule)."""
+def refresh_now(service: Any, stop: asyncio.Event | None = None, *,
+                scheduled: bool = True) -> clusters.Refreshed:
+    """One refresh with the service's store and clock: the schedule's (skipped when another
+    process refreshed within half the interval), or a lead's (`scheduled=False`: now)."""
     settings = service.settings
-    now = service.desk.clock() if service.desk is not None else None
-    if now is None:  # pragma: no cover - the app always builds a desk
-        raise RuntimeError("the service has no clock")
-    terms = terms or key_terms(service)
-    gap = timedelta(seconds=settings.reports_refresh_seconds / 2)
-    return clusters.refresh(service.pipeline.transaction, service.sessions, terms,
+    now = service.desk.clock()
+    gap = timedelta(seconds=settings.reports_refresh_seconds / 2 if scheduled else 0)
+    return clusters.refresh(service.pipeline.transaction, service.sessions, key_terms(service),
                             now.astimezone(settings.zone).date(), now, min_gap=gap,
                             stop=stop.is_set if stop is not None else None)
 
@@ -48,7 +46,6 @@ def refresh_now(service: Any, terms: KeyTerms | None = None,
 async def run(service: Any, stop: asyncio.Event) -> None:
     """Refresh shortly after start and then every interval until `stop`; a failure is logged
     and retried at the next turn (the reports then show the groups of the refresh before)."""
-    terms = key_terms(service)
     interval = service.settings.reports_refresh_seconds
     try:  # not at once: a starting service first takes its customers' messages
         await asyncio.wait_for(stop.wait(), timeout=min(interval, START_DELAY))
@@ -56,7 +53,7 @@ async def run(service: Any, stop: asyncio.Event) -> None:
         pass
     while not stop.is_set():
         try:
-            done = await asyncio.to_thread(refresh_now, service, terms, stop)
+            done = await asyncio.to_thread(refresh_now, service, stop)
             if done.alerts:  # the groups' terms stay in the audit trail, not in the log
                 log.warning("%d complaint group(s) newly growing fast or major: see the "
                             "reports", len(done.alerts))

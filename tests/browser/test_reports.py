@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect
 
 from bench import casegen
-from bot.store.db import make_engine
 from tests.browser.test_console import SHOTS
 from tests.console.agents import LEAD, add_agent
 from tests.service.conftest import LiveServer
@@ -24,11 +23,7 @@ def seeded(site: LiveServer, today: date) -> list[dict]:
     """The ATM scenario written into the live service's SQLite file: 530 cases."""
     others, atm = casegen.atm_scenario(today)
     cases = others + atm
-    engine = make_engine(site.settings.database_url)
-    try:
-        casegen.insert(engine, cases)
-    finally:
-        engine.dispose()
+    casegen.insert_at(site.settings.database_url, cases)
     return cases
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from bench import casegen
 from bot.store import agents
-from bot.store.db import make_engine
 from bot.store.models import Case, CaseEvent
 from tests.console.agents import AGENT, LEAD
 from tests.console.conftest import at_console, audit_trail, enrol
@@ -34,11 +33,7 @@ def seed(live: LiveServer, n: int = 400, days: int = 60) -> list[dict[str, Any]]
     cases = casegen.generate(n, days, today, seed=9)
     cases[0]["description"] = f"=HYPERLINK(\"http://x\") 卡号{CARD}"  # a formula, a card
     cases[1]["description"] = "ATM吞卡\x1b[31m 卡没退\x0b"  # control characters a chat may carry
-    engine = make_engine(live.settings.database_url)
-    try:
-        casegen.insert(engine, cases)
-    finally:
-        engine.dispose()
+    casegen.insert_at(live.settings.database_url, cases)
     return cases
 
 
@@ -214,11 +209,7 @@ def test_a_lead_recomputes_the_groups_and_is_alerted_to_a_growing_one(
     live = sqlite_live
     today = datetime.now(UTC).astimezone(live.settings.zone).date()
     others, atm = casegen.atm_scenario(today)
-    engine = make_engine(live.settings.database_url)
-    try:
-        casegen.insert(engine, others + atm)
-    finally:
-        engine.dispose()
+    casegen.insert_at(live.settings.database_url, others + atm)
     enrol(live, LEAD)
     enrol(live, AGENT)
     with at_console(live, AGENT) as (agent, csrf):
